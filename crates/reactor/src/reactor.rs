@@ -1,0 +1,415 @@
+//! The reactor: one loop's ready queue, timers, fd table, poller and remote
+//! queue, generic over the handler type `H` so it carries no Python.
+//!
+//! A loop turn is split into phases so the binding can release the GIL
+//! around the only blocking one:
+//!
+//! 1. [`Reactor::prepare`]: collect work from other threads, drop cancelled
+//!    timers from the top of the heap, and compute the poll timeout;
+//! 2. [`Reactor::poll`]: wait in `epoll_wait`, holding no lock;
+//! 3. [`Reactor::collect`]: turn readiness and due timers into ready
+//!    handlers, then hand the whole ready queue over as this turn's batch.
+//!
+//! Handlers scheduled while a batch runs go to the next turn, as in asyncio.
+//!
+//! # Implementation notes
+//! The state lives behind one mutex that is never held while a handler runs
+//! or is dropped: anything removed under the lock is handed back in a
+//! `Vec<H>` for the caller to drop after unlocking, because dropping a
+//! Python object can run arbitrary code that re-enters the loop.
+
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::{Mutex, MutexGuard};
+
+use crate::interest::Interest;
+use crate::registry::{IoRegistry, Side};
+use crate::sys::epoll::{timeout_to_ms, Epoll, Events};
+use crate::timers::TimerQueue;
+use crate::waker::RemoteQueue;
+
+/// The epoll token reserved for the remote queue's eventfd.
+const WAKER_TOKEN: u64 = u64::MAX;
+
+/// What the reactor needs to know about a handler.
+pub trait Handler {
+    /// Whether the handler was cancelled and must not run.
+    fn is_cancelled(&self) -> bool;
+}
+
+struct State<H> {
+    ready: VecDeque<H>,
+    timers: TimerQueue<H>,
+    cancelled_timers: usize,
+    io: IoRegistry<H>,
+}
+
+/// Below this many timers the heap is never compacted (asyncio uses 100).
+const MIN_TIMERS_TO_COMPACT: usize = 100;
+
+/// One event loop's scheduling core.
+pub struct Reactor<H> {
+    epoll: Epoll,
+    remote: RemoteQueue<H>,
+    state: Mutex<State<H>>,
+}
+
+/// The outcome of [`Reactor::prepare`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Prepared {
+    /// Milliseconds to wait in the poller; `None` blocks, `Some(0)` polls.
+    pub timeout_ms: Option<i32>,
+    /// Whether the kernel must be asked at all: false when nothing can become
+    /// ready (no fd watched) and the wait would be zero.
+    pub needs_poll: bool,
+}
+
+impl<H: Handler> Reactor<H> {
+    /// A reactor with its own epoll instance and eventfd.
+    pub fn new() -> io::Result<Self> {
+        let epoll = Epoll::new()?;
+        let remote = RemoteQueue::new()?;
+        epoll.add(remote.as_raw_fd(), Interest::READABLE, WAKER_TOKEN)?;
+        Ok(Reactor {
+            epoll,
+            remote,
+            state: Mutex::new(State {
+                ready: VecDeque::new(),
+                timers: TimerQueue::new(),
+                cancelled_timers: 0,
+                io: IoRegistry::new(),
+            }),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<H>> {
+        // A poisoned lock only means a handler panicked elsewhere; the queues
+        // themselves are always left consistent, so keep going.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues `h` to run on the next turn.
+    pub fn call_soon(&self, h: H) {
+        self.lock().ready.push_back(h);
+    }
+
+    /// Queues `h` from any thread and wakes the loop.
+    pub fn call_soon_threadsafe(&self, h: H) -> io::Result<()> {
+        self.remote.push(h)
+    }
+
+    /// Wakes the loop from any thread.
+    pub fn wake(&self) -> io::Result<()> {
+        self.remote.wake()
+    }
+
+    /// Schedules `h` at the absolute time `when`.
+    pub fn call_at(&self, when: f64, h: H) {
+        self.lock().timers.push(when, h);
+    }
+
+    /// Notes that one queued timer was cancelled; compaction uses the count.
+    pub fn timer_cancelled(&self) {
+        let mut st = self.lock();
+        st.cancelled_timers = st.cancelled_timers.saturating_add(1);
+    }
+
+    /// Number of handlers ready for the next turn.
+    pub fn ready_len(&self) -> usize {
+        self.lock().ready.len()
+    }
+
+    /// Number of queued timers, cancelled ones included.
+    pub fn timers_len(&self) -> usize {
+        self.lock().timers.len()
+    }
+
+    /// Number of fds with a reader or writer.
+    pub fn io_len(&self) -> usize {
+        self.lock().io.len()
+    }
+
+    /// Installs `h` as the reader or writer of `fd`; returns what it replaced.
+    pub fn set_io(&self, fd: RawFd, side: Side, h: H) -> Result<Option<H>, (io::Error, H)> {
+        let mut st = self.lock();
+        st.io.set(&self.epoll, fd, side, h)
+    }
+
+    /// Removes the reader or writer of `fd` and returns it.
+    pub fn remove_io(&self, fd: RawFd, side: Side) -> io::Result<Option<H>> {
+        let mut st = self.lock();
+        st.io.remove(&self.epoll, fd, side)
+    }
+
+    /// Calls `f` with the reader or writer of `fd`, if any.
+    pub fn with_io<R>(&self, fd: RawFd, side: Side, f: impl FnOnce(Option<&H>) -> R) -> R {
+        let st = self.lock();
+        f(st.io.get(fd, side))
+    }
+
+    /// Phase 1: gathers remote work, sheds cancelled timers and computes the
+    /// wait. Shed handlers go to `dead`, to be dropped without the lock.
+    pub fn prepare(&self, now: f64, stopping: bool, dead: &mut Vec<H>) -> Prepared {
+        self.remote.arm();
+        let mut st = self.lock();
+        self.remote.take_into(&mut st.ready);
+
+        let n = st.timers.len();
+        if n > MIN_TIMERS_TO_COMPACT && st.cancelled_timers * 2 > n {
+            dead.extend(st.timers.retain(|h| !h.is_cancelled()));
+            st.cancelled_timers = 0;
+        } else {
+            while let Some((_, h)) = st.timers.peek() {
+                if !h.is_cancelled() {
+                    break;
+                }
+                if let Some((_, h)) = st.timers.pop() {
+                    dead.push(h);
+                }
+                st.cancelled_timers = st.cancelled_timers.saturating_sub(1);
+            }
+        }
+        if st.timers.is_empty() {
+            st.cancelled_timers = 0;
+        }
+
+        let timeout = if !st.ready.is_empty() || stopping {
+            Some(0.0)
+        } else {
+            // asyncio caps a wait at one day (MAXIMUM_SELECT_TIMEOUT).
+            st.timers
+                .peek()
+                .map(|(when, _)| (when - now).clamp(0.0, 86_400.0))
+        };
+        let timeout_ms = timeout_to_ms(timeout);
+        let needs_poll = timeout_ms != Some(0) || !st.io.is_empty();
+        Prepared {
+            timeout_ms,
+            needs_poll,
+        }
+    }
+
+    /// Phase 2: waits for readiness. Holds no lock, so it is safe to call with
+    /// the GIL released while other threads use this reactor.
+    pub fn poll(&self, events: &mut Events, timeout_ms: Option<i32>) -> io::Result<usize> {
+        self.epoll.wait(events, timeout_ms)
+    }
+
+    /// Phase 3: moves ready I/O handlers, remote work and timers due before
+    /// `end` into the ready queue, then swaps the queue into `batch` (which
+    /// must be empty). `clone` copies a handler that stays registered.
+    /// Readers and writers found cancelled are unregistered into `dead`.
+    pub fn collect(
+        &self,
+        events: &Events,
+        end: f64,
+        batch: &mut VecDeque<H>,
+        dead: &mut Vec<H>,
+        mut clone: impl FnMut(&H) -> H,
+    ) -> io::Result<()> {
+        let mut woke = false;
+        let mut stale: Vec<(RawFd, Side)> = Vec::new();
+        let mut st = self.lock();
+        {
+            let State { ready, io, .. } = &mut *st;
+            for ev in events.iter() {
+                if ev.token == WAKER_TOKEN {
+                    woke = true;
+                    continue;
+                }
+                io.for_each_ready(ev, |fd, side, h| {
+                    if h.is_cancelled() {
+                        stale.push((fd, side));
+                    } else {
+                        ready.push_back(clone(h));
+                    }
+                });
+            }
+        }
+        for (fd, side) in stale {
+            if let Ok(Some(h)) = st.io.remove(&self.epoll, fd, side) {
+                dead.push(h);
+            }
+        }
+        if woke {
+            self.remote.clear_signal()?;
+        }
+        self.remote.take_into(&mut st.ready);
+        while let Some(h) = st.timers.pop_due(end) {
+            if h.is_cancelled() {
+                st.cancelled_timers = st.cancelled_timers.saturating_sub(1);
+            }
+            st.ready.push_back(h);
+        }
+        std::mem::swap(&mut st.ready, batch);
+        Ok(())
+    }
+
+    /// Puts handlers that a turn did not get to back at the front of the
+    /// ready queue, in order (used when a handler raises out of the loop).
+    pub fn requeue_front(&self, rest: &mut VecDeque<H>) {
+        if rest.is_empty() {
+            return;
+        }
+        let mut st = self.lock();
+        while let Some(h) = rest.pop_back() {
+            st.ready.push_front(h);
+        }
+    }
+
+    /// Removes every handler (on close) and returns them to be dropped.
+    pub fn clear(&self) -> Vec<H> {
+        let mut out = Vec::new();
+        let mut st = self.lock();
+        out.extend(st.ready.drain(..));
+        out.extend(st.timers.drain());
+        st.cancelled_timers = 0;
+        out.extend(st.io.drain(&self.epoll));
+        self.remote.take_into(&mut out);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+    use std::rc::Rc;
+    use std::sync::Arc;
+
+    #[derive(Clone, Debug)]
+    struct H {
+        name: &'static str,
+        cancelled: Rc<Cell<bool>>,
+    }
+
+    // The tests below use H on one thread only.
+    unsafe impl Send for H {}
+
+    impl Handler for H {
+        fn is_cancelled(&self) -> bool {
+            self.cancelled.get()
+        }
+    }
+
+    fn h(name: &'static str) -> H {
+        H {
+            name,
+            cancelled: Rc::new(Cell::new(false)),
+        }
+    }
+
+    fn names(batch: &VecDeque<H>) -> Vec<&'static str> {
+        batch.iter().map(|h| h.name).collect()
+    }
+
+    fn turn(r: &Reactor<H>, now: f64) -> (Prepared, VecDeque<H>) {
+        let mut dead = vec![];
+        let p = r.prepare(now, false, &mut dead);
+        let mut events = Events::with_capacity(16);
+        if p.needs_poll {
+            r.poll(&mut events, Some(p.timeout_ms.unwrap_or(0).min(50)))
+                .unwrap();
+        }
+        let mut batch = VecDeque::new();
+        r.collect(&events, now + 1e-9, &mut batch, &mut dead, |h| h.clone())
+            .unwrap();
+        (p, batch)
+    }
+
+    #[test]
+    fn ready_handlers_run_next_turn_without_poll() {
+        let r = Reactor::new().unwrap();
+        r.call_soon(h("a"));
+        r.call_soon(h("b"));
+        let (p, batch) = turn(&r, 0.0);
+        assert_eq!(p.timeout_ms, Some(0));
+        assert!(!p.needs_poll);
+        assert_eq!(names(&batch), vec!["a", "b"]);
+        assert_eq!(r.ready_len(), 0);
+    }
+
+    #[test]
+    fn timers_become_ready_when_due() {
+        let r = Reactor::new().unwrap();
+        r.call_at(10.0, h("late"));
+        r.call_at(5.0, h("early"));
+        let (p, batch) = turn(&r, 0.0);
+        assert_eq!(p.timeout_ms, Some(5000));
+        assert!(batch.is_empty());
+        let (_, batch) = turn(&r, 7.0);
+        assert_eq!(names(&batch), vec!["early"]);
+        let (_, batch) = turn(&r, 10.0);
+        assert_eq!(names(&batch), vec!["late"]);
+        let (p, _) = turn(&r, 11.0);
+        assert_eq!(p.timeout_ms, None);
+    }
+
+    #[test]
+    fn cancelled_timers_are_shed_and_compacted() {
+        let r = Reactor::new().unwrap();
+        let first = h("first");
+        r.call_at(1.0, first.clone());
+        r.call_at(2.0, h("second"));
+        first.cancelled.set(true);
+        r.timer_cancelled();
+        let mut dead = vec![];
+        let p = r.prepare(0.0, false, &mut dead);
+        assert_eq!(names(&dead.into_iter().collect()), vec!["first"]);
+        assert_eq!(p.timeout_ms, Some(2000));
+
+        let many: Vec<H> = (0..300).map(|_| h("x")).collect();
+        for (i, t) in many.iter().enumerate() {
+            r.call_at(100.0 + i as f64, t.clone());
+        }
+        for t in many.iter().take(200) {
+            t.cancelled.set(true);
+            r.timer_cancelled();
+        }
+        let mut dead = vec![];
+        r.prepare(0.0, false, &mut dead);
+        assert_eq!(dead.len(), 200);
+        assert_eq!(r.timers_len(), 101);
+    }
+
+    #[test]
+    fn remote_pushes_wake_a_blocked_poll() {
+        let r = Arc::new(Reactor::<Token>::new().unwrap());
+        let r2 = Arc::clone(&r);
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            r2.call_soon_threadsafe(Token(7)).unwrap();
+        });
+        let mut dead = vec![];
+        let p = r.prepare(0.0, false, &mut dead);
+        assert_eq!(p.timeout_ms, None);
+        let mut events = Events::with_capacity(4);
+        r.poll(&mut events, Some(5000)).unwrap();
+        let mut batch = VecDeque::new();
+        r.collect(&events, 0.0, &mut batch, &mut dead, |t| Token(t.0))
+            .unwrap();
+        assert_eq!(batch.len(), 1);
+        assert_eq!(batch[0].0, 7);
+        t.join().unwrap();
+    }
+
+    #[derive(Debug)]
+    struct Token(u32);
+
+    impl Handler for Token {
+        fn is_cancelled(&self) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn requeue_front_preserves_order() {
+        let r = Reactor::new().unwrap();
+        r.call_soon(h("later"));
+        let mut rest: VecDeque<H> = vec![h("x"), h("y")].into();
+        r.requeue_front(&mut rest);
+        let (_, batch) = turn(&r, 0.0);
+        assert_eq!(names(&batch), vec!["x", "y", "later"]);
+    }
+}

@@ -1,0 +1,509 @@
+//! `CoreLoop`: the Rust half of `oxloop.Loop`, and the one dispatch loop.
+//!
+//! The Python class `oxloop.Loop` derives from this and from
+//! `asyncio.AbstractEventLoop`. Everything that runs per callback lives
+//! here: scheduling, the timer heap, readiness, the cross-thread queue and
+//! [`CoreLoop::_run_forever_core`], the only place callbacks are called.
+//! The Python side sets up and tears down a run (running-loop registration,
+//! async generator hooks) and implements the rarely called API.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+
+use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PySystemExit, PyTypeError};
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+use reactor::{monotonic, Events, Reactor, Side};
+
+use crate::callbacks::{check_callback, fileobj_to_fd};
+use crate::errors::{loop_closed, os_error};
+use crate::handle::{Handle, HandleRef, TimerHandle};
+
+/// The reactor specialised to Python handles.
+pub type PyReactor = Reactor<HandleRef>;
+
+/// Events read per `epoll_wait`.
+const EVENTS_CAPACITY: usize = 1024;
+
+/// The scheduling core of an oxloop event loop.
+#[pyclass(subclass, frozen, weakref, module = "oxloop._core", name = "CoreLoop")]
+pub struct CoreLoop {
+    reactor: Arc<PyReactor>,
+    stopping: AtomicBool,
+    closed: AtomicBool,
+    debug: AtomicBool,
+    /// `pthread_self()` of the thread running the loop, 0 when not running.
+    thread_id: AtomicU64,
+    slow_callback_duration: AtomicU64,
+    events: Mutex<Option<Events>>,
+}
+
+fn current_thread_id() -> u64 {
+    // SAFETY: pthread_self has no preconditions and cannot fail.
+    unsafe { libc::pthread_self() as u64 }
+}
+
+fn is_fatal(py: Python<'_>, e: &PyErr) -> bool {
+    e.is_instance_of::<PyKeyboardInterrupt>(py) || e.is_instance_of::<PySystemExit>(py)
+}
+
+impl CoreLoop {
+    fn check_closed(&self) -> PyResult<()> {
+        if self.closed.load(Relaxed) {
+            Err(loop_closed())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// asyncio's debug-mode `_check_thread`.
+    fn check_thread(&self) -> PyResult<()> {
+        let owner = self.thread_id.load(Relaxed);
+        if owner != 0 && owner != current_thread_id() {
+            return Err(PyRuntimeError::new_err(
+                "Non-thread-safe operation invoked on an event loop other than the current one",
+            ));
+        }
+        Ok(())
+    }
+
+    fn source_traceback(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        if !self.debug.load(Relaxed) {
+            return Ok(None);
+        }
+        let sys = py.import("sys")?;
+        let frame = sys.call_method1("_getframe", (1,))?;
+        let tb = py
+            .import("asyncio.format_helpers")?
+            .call_method1("extract_stack", (frame,))?;
+        Ok(Some(tb.unbind()))
+    }
+
+    fn new_handle(
+        &self,
+        py: Python<'_>,
+        callback: Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+        context: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Handle> {
+        Handle::new(py, callback, args, context, self.source_traceback(py)?)
+    }
+
+    fn schedule_at(
+        &self,
+        py: Python<'_>,
+        when: f64,
+        callback: Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+        context: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<TimerHandle>> {
+        let base = self
+            .new_handle(py, callback, args, context)?
+            .for_timer(Arc::downgrade(&self.reactor));
+        let th = Bound::new(py, (TimerHandle::new(when), base))?;
+        let as_handle: Bound<'_, Handle> = th.as_super().clone();
+        self.reactor.call_at(when, HandleRef(as_handle.unbind()));
+        Ok(th.unbind())
+    }
+
+    fn set_io(
+        &self,
+        py: Python<'_>,
+        fd: &Bound<'_, PyAny>,
+        side: Side,
+        callback: Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+        method: &str,
+    ) -> PyResult<Py<Handle>> {
+        self.check_closed()?;
+        let fd = fileobj_to_fd(fd)?;
+        if self.debug.load(Relaxed) {
+            self.check_thread()?;
+        }
+        check_callback(py, &callback, method)?;
+        let handle = Py::new(py, self.new_handle(py, callback, args, None)?)?;
+        match self.reactor.set_io(fd, side, HandleRef(handle.clone_ref(py))) {
+            Ok(Some(old)) => {
+                old.0.get().cancel_quietly();
+                drop(old);
+            }
+            Ok(None) => {}
+            Err((e, h)) => {
+                drop(h);
+                return Err(os_error(e));
+            }
+        }
+        Ok(handle)
+    }
+
+    fn remove_io(&self, fd: &Bound<'_, PyAny>, side: Side) -> PyResult<bool> {
+        if self.closed.load(Relaxed) {
+            return Ok(false);
+        }
+        let fd = fileobj_to_fd(fd)?;
+        if self.debug.load(Relaxed) {
+            self.check_thread()?;
+        }
+        match self.reactor.remove_io(fd, side).map_err(os_error)? {
+            Some(h) => {
+                h.0.get().cancel_quietly();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// One loop turn: poll, collect, then run this turn's batch.
+    fn run_once(
+        &self,
+        slf: &Bound<'_, Self>,
+        events: &mut Events,
+        batch: &mut VecDeque<HandleRef>,
+        dead: &mut Vec<HandleRef>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let prepared = self
+            .reactor
+            .prepare(monotonic(), self.stopping.load(Relaxed), dead);
+        dead.clear();
+
+        events.clear();
+        if prepared.needs_poll {
+            let reactor = &*self.reactor;
+            let res = if prepared.timeout_ms == Some(0) {
+                reactor.poll(events, Some(0))
+            } else {
+                let timeout = prepared.timeout_ms;
+                py.detach(|| reactor.poll(events, timeout))
+            };
+            match res {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                    // A signal arrived: run its Python handler now. Ctrl+C's default
+                    // handler raises KeyboardInterrupt out of run_forever, as in asyncio.
+                    py.check_signals()?;
+                }
+                Err(e) => return Err(os_error(e)),
+            }
+        }
+
+        let end = monotonic() + 1e-9;
+        self.reactor
+            .collect(events, end, batch, dead, |h| HandleRef(h.0.clone_ref(py)))
+            .map_err(os_error)?;
+        dead.clear();
+
+        let debug = self.debug.load(Relaxed);
+        while let Some(HandleRef(h)) = batch.pop_front() {
+            let handle = h.get();
+            if handle.is_cancelled() {
+                continue;
+            }
+            let t0 = if debug { monotonic() } else { 0.0 };
+            if let Err(err) = handle.run(py) {
+                if is_fatal(py, &err) {
+                    self.reactor.requeue_front(batch);
+                    return Err(err);
+                }
+                let res = slf.call_method1(
+                    intern!(py, "_handle_callback_error"),
+                    (h.clone_ref(py), err.into_value(py)),
+                );
+                if let Err(e) = res {
+                    self.reactor.requeue_front(batch);
+                    return Err(e);
+                }
+            }
+            if debug {
+                let dt = monotonic() - t0;
+                if dt >= f64::from_bits(self.slow_callback_duration.load(Relaxed)) {
+                    slf.call_method1(intern!(py, "_log_slow_callback"), (h.clone_ref(py), dt))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Handle {
+    /// Cancels without counting a timer: used for reader and writer handles.
+    pub(crate) fn cancel_quietly(&self) {
+        let _ = self.cancel_flag().swap(true, Relaxed);
+    }
+}
+
+#[pymethods]
+impl CoreLoop {
+    #[new]
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn py_new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let reactor = Reactor::new().map_err(os_error)?;
+        Ok(CoreLoop {
+            reactor: Arc::new(reactor),
+            stopping: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            debug: AtomicBool::new(false),
+            thread_id: AtomicU64::new(0),
+            slow_callback_duration: AtomicU64::new(0.1f64.to_bits()),
+            events: Mutex::new(None),
+        })
+    }
+
+    /// The loop's clock: `time.monotonic()`.
+    fn time(&self) -> PyResult<f64> {
+        Ok(monotonic())
+    }
+
+    #[pyo3(signature = (callback, *args, context=None))]
+    fn call_soon(
+        &self,
+        py: Python<'_>,
+        callback: Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+        context: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<Handle>> {
+        self.check_closed()?;
+        if self.debug.load(Relaxed) {
+            self.check_thread()?;
+        }
+        check_callback(py, &callback, "call_soon")?;
+        let handle = Py::new(py, self.new_handle(py, callback, args, context)?)?;
+        self.reactor.call_soon(HandleRef(handle.clone_ref(py)));
+        Ok(handle)
+    }
+
+    #[pyo3(signature = (callback, *args, context=None))]
+    fn call_soon_threadsafe(
+        &self,
+        py: Python<'_>,
+        callback: Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+        context: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<Handle>> {
+        self.check_closed()?;
+        check_callback(py, &callback, "call_soon_threadsafe")?;
+        let handle = Py::new(py, self.new_handle(py, callback, args, context)?)?;
+        self.reactor
+            .call_soon_threadsafe(HandleRef(handle.clone_ref(py)))
+            .map_err(os_error)?;
+        Ok(handle)
+    }
+
+    #[pyo3(signature = (delay, callback, *args, context=None))]
+    fn call_later(
+        &self,
+        py: Python<'_>,
+        delay: Bound<'_, PyAny>,
+        callback: Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+        context: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<TimerHandle>> {
+        if delay.is_none() {
+            return Err(PyTypeError::new_err("delay must not be None"));
+        }
+        let delay: f64 = delay.extract().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "unsupported operand type(s) for +: 'float' and '{}'",
+                delay
+                    .get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ))
+        })?;
+        self.check_closed()?;
+        if self.debug.load(Relaxed) {
+            self.check_thread()?;
+        }
+        check_callback(py, &callback, "call_at")?;
+        self.schedule_at(py, monotonic() + delay, callback, args, context)
+    }
+
+    #[pyo3(signature = (when, callback, *args, context=None))]
+    fn call_at(
+        &self,
+        py: Python<'_>,
+        when: Bound<'_, PyAny>,
+        callback: Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+        context: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<TimerHandle>> {
+        if when.is_none() {
+            return Err(PyTypeError::new_err("when cannot be None"));
+        }
+        let when: f64 = when.extract()?;
+        self.check_closed()?;
+        if self.debug.load(Relaxed) {
+            self.check_thread()?;
+        }
+        check_callback(py, &callback, "call_at")?;
+        self.schedule_at(py, when, callback, args, context)
+    }
+
+    #[pyo3(signature = (fd, callback, *args))]
+    fn add_reader(
+        &self,
+        py: Python<'_>,
+        fd: Bound<'_, PyAny>,
+        callback: Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+    ) -> PyResult<Py<Handle>> {
+        self.set_io(py, &fd, Side::Read, callback, args, "add_reader")
+    }
+
+    #[pyo3(signature = (fd, callback, *args))]
+    fn add_writer(
+        &self,
+        py: Python<'_>,
+        fd: Bound<'_, PyAny>,
+        callback: Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+    ) -> PyResult<Py<Handle>> {
+        self.set_io(py, &fd, Side::Write, callback, args, "add_writer")
+    }
+
+    fn remove_reader(&self, fd: Bound<'_, PyAny>) -> PyResult<bool> {
+        self.remove_io(&fd, Side::Read)
+    }
+
+    fn remove_writer(&self, fd: Bound<'_, PyAny>) -> PyResult<bool> {
+        self.remove_io(&fd, Side::Write)
+    }
+
+    /// The reader or writer handle installed for `fd`, if any (for transports).
+    fn _get_io_handle(
+        &self,
+        py: Python<'_>,
+        fd: Bound<'_, PyAny>,
+        write: bool,
+    ) -> PyResult<Option<Py<Handle>>> {
+        let fd = fileobj_to_fd(&fd)?;
+        let side = if write { Side::Write } else { Side::Read };
+        Ok(self
+            .reactor
+            .with_io(fd, side, |h| h.map(|h| h.0.clone_ref(py))))
+    }
+
+    /// Asks the running loop to stop after the current turn.
+    fn stop(&self) -> PyResult<()> {
+        self.stopping.store(true, Relaxed);
+        Ok(())
+    }
+
+    fn is_running(&self) -> PyResult<bool> {
+        Ok(self.thread_id.load(Relaxed) != 0)
+    }
+
+    fn is_closed(&self) -> PyResult<bool> {
+        Ok(self.closed.load(Relaxed))
+    }
+
+    fn get_debug(&self) -> PyResult<bool> {
+        Ok(self.debug.load(Relaxed))
+    }
+
+    fn _set_debug_flag(&self, enabled: bool) -> PyResult<()> {
+        self.debug.store(enabled, Relaxed);
+        Ok(())
+    }
+
+    #[getter]
+    fn get_slow_callback_duration(&self) -> PyResult<f64> {
+        Ok(f64::from_bits(self.slow_callback_duration.load(Relaxed)))
+    }
+
+    #[setter]
+    fn set_slow_callback_duration(&self, value: f64) -> PyResult<()> {
+        self.slow_callback_duration.store(value.to_bits(), Relaxed);
+        Ok(())
+    }
+
+    #[getter]
+    fn _stopping(&self) -> PyResult<bool> {
+        Ok(self.stopping.load(Relaxed))
+    }
+
+    #[getter]
+    fn _thread_id(&self) -> PyResult<Option<u64>> {
+        let id = self.thread_id.load(Relaxed);
+        Ok(if id == 0 { None } else { Some(id) })
+    }
+
+    /// Raises asyncio's error when called on a thread other than the loop's.
+    fn _check_thread(&self) -> PyResult<()> {
+        self.check_thread()
+    }
+
+    /// Raises `RuntimeError('Event loop is closed')` on a closed loop.
+    fn _check_closed(&self) -> PyResult<()> {
+        self.check_closed()
+    }
+
+    /// Wakes the loop if it is blocked in the poller (from any thread).
+    fn _write_to_self(&self) -> PyResult<()> {
+        self.reactor.wake().map_err(os_error)
+    }
+
+    /// Runs turns until `stop()`; the Python `run_forever` wraps this with
+    /// the running-loop bookkeeping.
+    fn _run_forever_core(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let this = slf.get();
+        let tid = current_thread_id();
+        if this
+            .thread_id
+            .compare_exchange(0, tid, Relaxed, Relaxed)
+            .is_err()
+        {
+            return Err(PyRuntimeError::new_err("This event loop is already running"));
+        }
+        let mut events = this
+            .events
+            .lock()
+            .ok()
+            .and_then(|mut e| e.take())
+            .unwrap_or_else(|| Events::with_capacity(EVENTS_CAPACITY));
+        let mut batch = VecDeque::new();
+        let mut dead = Vec::new();
+        let result = loop {
+            if let Err(e) = this.run_once(slf, &mut events, &mut batch, &mut dead) {
+                break Err(e);
+            }
+            if this.stopping.load(Relaxed) {
+                break Ok(());
+            }
+        };
+        this.stopping.store(false, Relaxed);
+        this.thread_id.store(0, Relaxed);
+        if let Ok(mut slot) = this.events.lock() {
+            *slot = Some(events);
+        }
+        result
+    }
+
+    /// Marks the loop closed and drops every pending handle.
+    fn _close_core(&self) -> PyResult<()> {
+        if self.thread_id.load(Relaxed) != 0 {
+            return Err(PyRuntimeError::new_err(
+                "Cannot close a running event loop",
+            ));
+        }
+        if self.closed.swap(true, Relaxed) {
+            return Ok(());
+        }
+        let handles = self.reactor.clear();
+        drop(handles);
+        Ok(())
+    }
+
+    /// Counts of pending work, for tests and leak checks:
+    /// (ready handles, timers, watched fds).
+    fn _pending_counts(&self) -> PyResult<(usize, usize, usize)> {
+        Ok((
+            self.reactor.ready_len(),
+            self.reactor.timers_len(),
+            self.reactor.io_len(),
+        ))
+    }
+}

@@ -1,0 +1,287 @@
+//! `Handle` and `TimerHandle`: a callback, its arguments and the context to
+//! run it in, as returned by `call_soon`, `call_later` and `call_at`.
+//!
+//! Invariants:
+//! - a handle is immutable but for its `cancelled` flag, so the dispatch loop
+//!   reads it without any borrow bookkeeping (`frozen`);
+//! - handles are only made by the loop; Python cannot construct one;
+//! - a timer handle knows its reactor weakly, so cancelling it can count it
+//!   for compaction without keeping a dead loop alive.
+
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Weak;
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::pyclass::CompareOp;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyTuple;
+
+use crate::event_loop::PyReactor;
+
+static FORMAT_CALLBACK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// A scheduled callback.
+#[pyclass(subclass, frozen, module = "oxloop._core", name = "Handle")]
+pub struct Handle {
+    callback: Py<PyAny>,
+    args: Py<PyTuple>,
+    context: Py<PyAny>,
+    cancelled: AtomicBool,
+    timer_of: Option<Weak<PyReactor>>,
+    source_traceback: Option<Py<PyAny>>,
+}
+
+/// A handle as the reactor holds it (a newtype, so it can implement the
+/// reactor's trait).
+pub struct HandleRef(pub Py<Handle>);
+
+impl reactor::Handler for HandleRef {
+    fn is_cancelled(&self) -> bool {
+        self.0.get().cancelled.load(Relaxed)
+    }
+}
+
+impl Handle {
+    /// A handle for `callback(*args)` in `context`, or in a copy of the
+    /// current context when `context` is `None`, as asyncio does.
+    pub(crate) fn new(
+        py: Python<'_>,
+        callback: Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+        context: Option<Bound<'_, PyAny>>,
+        source_traceback: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        let context = match context {
+            Some(c) if !c.is_none() => c.unbind(),
+            _ => {
+                // SAFETY: the GIL is held; PyContext_CopyCurrent returns a new reference
+                // or NULL with an exception set, which from_owned_ptr_or_err handles.
+                unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_CopyCurrent())? }
+                    .unbind()
+            }
+        };
+        Ok(Handle {
+            callback: callback.unbind(),
+            args: args.unbind(),
+            context,
+            cancelled: AtomicBool::new(false),
+            timer_of: None,
+            source_traceback,
+        })
+    }
+
+    /// Marks the handle as a timer of `reactor`.
+    pub(crate) fn for_timer(mut self, reactor: Weak<PyReactor>) -> Self {
+        self.timer_of = Some(reactor);
+        self
+    }
+
+    /// The flag `cancel()` sets.
+    pub(crate) fn cancel_flag(&self) -> &AtomicBool {
+        &self.cancelled
+    }
+
+    /// Whether `cancel()` was called.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Relaxed)
+    }
+
+    /// Runs the callback inside its context. The error, if any, is the
+    /// callback's own (or the context's, if it is already entered elsewhere).
+    pub(crate) fn run(&self, py: Python<'_>) -> PyResult<()> {
+        let ctx = self.context.as_ptr();
+        // SAFETY: the GIL is held; `ctx` is a live contextvars.Context (asyncio passes
+        // Context objects; PyContext_Enter type-checks and fails cleanly otherwise),
+        // `callback` and `args` are live, and `args` is a tuple. Every new reference
+        // returned is released, and any error is fetched before the next C API call.
+        unsafe {
+            if ffi::PyContext_Enter(ctx) < 0 {
+                return Err(PyErr::fetch(py));
+            }
+            let res = ffi::PyObject_Call(self.callback.as_ptr(), self.args.as_ptr(), std::ptr::null_mut());
+            let outcome = if res.is_null() {
+                Err(PyErr::fetch(py))
+            } else {
+                ffi::Py_DECREF(res);
+                Ok(())
+            };
+            if ffi::PyContext_Exit(ctx) < 0 {
+                let exit_err = PyErr::fetch(py);
+                return outcome.and(Err(exit_err));
+            }
+            outcome
+        }
+    }
+
+    fn callback_source(&self, py: Python<'_>) -> PyResult<String> {
+        let f = FORMAT_CALLBACK.get_or_try_init(py, || {
+            Ok::<_, PyErr>(
+                py.import("asyncio.format_helpers")?
+                    .getattr("_format_callback_source")?
+                    .unbind(),
+            )
+        })?;
+        f.bind(py)
+            .call1((self.callback.bind(py), self.args.bind(py)))?
+            .extract()
+    }
+
+    fn repr_info(&self, py: Python<'_>, class: &str, when: Option<f64>) -> PyResult<String> {
+        let mut parts: Vec<String> = vec![class.to_owned()];
+        if self.is_cancelled() {
+            parts.push("cancelled".to_owned());
+        }
+        if let Some(w) = when {
+            parts.push(format!("when={}", py_float_repr(py, w)?));
+        }
+        parts.push(self.callback_source(py)?);
+        if let Some(tb) = &self.source_traceback {
+            let tb = tb.bind(py);
+            if let Ok(last) = tb.get_item(-1) {
+                let file: String = last.get_item(0)?.extract()?;
+                let line: String = last.get_item(1)?.str()?.extract()?;
+                parts.push(format!("created at {file}:{line}"));
+            }
+        }
+        Ok(format!("<{}>", parts.join(" ")))
+    }
+}
+
+fn py_float_repr(py: Python<'_>, v: f64) -> PyResult<String> {
+    pyo3::types::PyFloat::new(py, v).repr()?.extract()
+}
+
+#[pymethods]
+impl Handle {
+    #[new]
+    fn py_new() -> PyResult<Self> {
+        Err(PyRuntimeError::new_err(
+            "Handle objects are created by the event loop, not directly",
+        ))
+    }
+
+    /// Cancels the callback; a cancelled handle never runs.
+    fn cancel(&self) -> PyResult<()> {
+        if !self.cancelled.swap(true, Relaxed) {
+            if let Some(r) = self.timer_of.as_ref().and_then(Weak::upgrade) {
+                r.timer_cancelled();
+            }
+        }
+        Ok(())
+    }
+
+    fn cancelled(&self) -> PyResult<bool> {
+        Ok(self.is_cancelled())
+    }
+
+    fn get_context(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(self.context.clone_ref(py))
+    }
+
+    #[getter]
+    fn _callback(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(self.callback.clone_ref(py))
+    }
+
+    #[getter]
+    fn _args(&self, py: Python<'_>) -> PyResult<Py<PyTuple>> {
+        Ok(self.args.clone_ref(py))
+    }
+
+    #[getter]
+    fn _context(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(self.context.clone_ref(py))
+    }
+
+    #[getter]
+    fn _cancelled(&self) -> PyResult<bool> {
+        Ok(self.is_cancelled())
+    }
+
+    #[getter]
+    fn _source_traceback(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        Ok(self.source_traceback.as_ref().map(|t| t.clone_ref(py)))
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        self.repr_info(py, "Handle", None)
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        visit.call(&self.callback)?;
+        visit.call(&self.args)?;
+        visit.call(&self.context)?;
+        if let Some(tb) = &self.source_traceback {
+            visit.call(tb)?;
+        }
+        Ok(())
+    }
+}
+
+/// A callback scheduled for a point in time (`call_later`, `call_at`).
+#[pyclass(extends = Handle, frozen, module = "oxloop._core", name = "TimerHandle")]
+pub struct TimerHandle {
+    when: f64,
+}
+
+impl TimerHandle {
+    pub(crate) fn new(when: f64) -> Self {
+        TimerHandle { when }
+    }
+}
+
+#[pymethods]
+impl TimerHandle {
+    #[new]
+    fn py_new() -> PyResult<PyClassInitializer<Self>> {
+        Err(PyRuntimeError::new_err(
+            "TimerHandle objects are created by the event loop, not directly",
+        ))
+    }
+
+    /// The absolute loop time at which the callback is due.
+    fn when(&self) -> PyResult<f64> {
+        Ok(self.when)
+    }
+
+    #[getter]
+    fn _when(&self) -> PyResult<f64> {
+        Ok(self.when)
+    }
+
+    #[getter]
+    fn _scheduled(slf: &Bound<'_, Self>) -> PyResult<bool> {
+        Ok(!slf.as_super().get().is_cancelled())
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let when = slf.get().when;
+        slf.as_super()
+            .get()
+            .repr_info(slf.py(), "TimerHandle", Some(when))
+    }
+
+    fn __hash__(&self) -> PyResult<isize> {
+        Ok(self.when.to_bits() as isize)
+    }
+
+    fn __richcmp__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>, op: CompareOp) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let Ok(other_t) = other.cast::<TimerHandle>() else {
+            return Ok(py.NotImplemented());
+        };
+        let (a, b) = (slf.get().when, other_t.get().when);
+        let same = slf.is(other);
+        let r = match op {
+            CompareOp::Lt => a < b,
+            CompareOp::Le => a < b || same || a == b,
+            CompareOp::Gt => a > b,
+            CompareOp::Ge => a > b || same || a == b,
+            CompareOp::Eq => same,
+            CompareOp::Ne => !same,
+        };
+        Ok(pyo3::types::PyBool::new(py, r).to_owned().into_any().unbind())
+    }
+}

@@ -1,0 +1,19 @@
+//! The PyO3 layer of oxloop: the asyncio-facing objects built on the
+//! pure-Rust `reactor` crate.
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod callbacks;
+mod errors;
+mod event_loop;
+mod handle;
+
+use pyo3::prelude::*;
+
+/// The native module `oxloop._core`.
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<event_loop::CoreLoop>()?;
+    m.add_class::<handle::Handle>()?;
+    m.add_class::<handle::TimerHandle>()?;
+    Ok(())
+}
