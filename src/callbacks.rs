@@ -15,10 +15,7 @@ fn asyncio_helper<'py>(
     name: &str,
 ) -> PyResult<&'py Bound<'py, PyAny>> {
     cell.get_or_try_init(py, || {
-        Ok(py
-            .import("asyncio.coroutines")?
-            .getattr(name)?
-            .unbind())
+        Ok(py.import("asyncio.coroutines")?.getattr(name)?.unbind())
     })
     .map(|f| f.bind(py))
 }
@@ -66,7 +63,10 @@ fn method_function<'py>(obj: &Bound<'py, PyAny>) -> Option<Bound<'py, PyAny>> {
     // SAFETY: PyMethod_Type is a static type object exported by libpython; only its
     // address is taken, and `obj` is a live object whose type pointer is read with the GIL.
     let is_method = unsafe {
-        std::ptr::eq(ffi::Py_TYPE(obj.as_ptr()), std::ptr::addr_of_mut!(PyMethod_Type))
+        std::ptr::eq(
+            ffi::Py_TYPE(obj.as_ptr()),
+            std::ptr::addr_of_mut!(PyMethod_Type),
+        )
     };
     if !is_method {
         return None;
@@ -80,8 +80,24 @@ fn coroutine_error(method: &str) -> PyErr {
     PyTypeError::new_err(format!("coroutines cannot be used with {method}()"))
 }
 
-/// asyncio's `_check_callback`: rejects coroutines, coroutine functions and
-/// non-callables with the `TypeError` stdlib raises.
+/// Rejects what can never be a callback: non-callables, coroutine objects
+/// among them. Always on, because it costs one type-slot check.
+pub fn check_callable(py: Python<'_>, callback: &Bound<'_, PyAny>, method: &str) -> PyResult<()> {
+    if callback.is_callable() {
+        return Ok(());
+    }
+    let iscoro = asyncio_helper(py, &ISCOROUTINE, "iscoroutine")?;
+    if iscoro.call1((callback,))?.is_truthy()? {
+        return Err(coroutine_error(method));
+    }
+    Err(PyTypeError::new_err(format!(
+        "a callable object was expected by {method}(), got {}",
+        callback.repr()?
+    )))
+}
+
+/// asyncio's debug-mode `_check_callback`: also rejects coroutine functions,
+/// with the `TypeError` stdlib raises.
 ///
 /// # Implementation notes
 /// `asyncio.iscoroutinefunction` is a Python call, too slow for every
@@ -93,11 +109,19 @@ fn coroutine_error(method: &str) -> PyErr {
 /// left (partials, callable instances of Python classes, mocks) asks asyncio.
 pub fn check_callback(py: Python<'_>, callback: &Bound<'_, PyAny>, method: &str) -> PyResult<()> {
     if let Some(is_coro) = function_is_coroutine(callback)? {
-        return if is_coro { Err(coroutine_error(method)) } else { Ok(()) };
+        return if is_coro {
+            Err(coroutine_error(method))
+        } else {
+            Ok(())
+        };
     }
     if let Some(func) = method_function(callback) {
         if let Some(is_coro) = function_is_coroutine(&func)? {
-            return if is_coro { Err(coroutine_error(method)) } else { Ok(()) };
+            return if is_coro {
+                Err(coroutine_error(method))
+            } else {
+                Ok(())
+            };
         }
     } else if !callback.is_callable() {
         let iscoro = asyncio_helper(py, &ISCOROUTINE, "iscoroutine")?;
@@ -162,7 +186,9 @@ pub fn fileobj_to_fd(fileobj: &Bound<'_, PyAny>) -> PyResult<i32> {
         as_int.extract().map_err(|_| invalid())?
     };
     if fd < 0 {
-        return Err(PyValueError::new_err(format!("Invalid file descriptor: {fd}")));
+        return Err(PyValueError::new_err(format!(
+            "Invalid file descriptor: {fd}"
+        )));
     }
     i32::try_from(fd).map_err(|_| PyValueError::new_err(format!("Invalid file descriptor: {fd}")))
 }

@@ -17,7 +17,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use reactor::{monotonic, Events, Reactor, Side};
 
-use crate::callbacks::{check_callback, fileobj_to_fd};
+use crate::callbacks::{check_callable, check_callback, fileobj_to_fd};
 use crate::errors::{loop_closed, os_error};
 use crate::handle::{Handle, HandleRef, TimerHandle};
 
@@ -67,6 +67,26 @@ impl CoreLoop {
             ));
         }
         Ok(())
+    }
+
+    /// Non-callables are always refused; in debug mode, as in asyncio, so
+    /// are coroutine functions and (for `same_thread` methods) calls from a
+    /// thread other than the loop's.
+    fn check_callback(
+        &self,
+        py: Python<'_>,
+        callback: &Bound<'_, PyAny>,
+        method: &str,
+        same_thread: bool,
+    ) -> PyResult<()> {
+        if self.debug.load(Relaxed) {
+            if same_thread {
+                self.check_thread()?;
+            }
+            check_callback(py, callback, method)
+        } else {
+            check_callable(py, callback, method)
+        }
     }
 
     fn source_traceback(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
@@ -119,12 +139,12 @@ impl CoreLoop {
     ) -> PyResult<Py<Handle>> {
         self.check_closed()?;
         let fd = fileobj_to_fd(fd)?;
-        if self.debug.load(Relaxed) {
-            self.check_thread()?;
-        }
-        check_callback(py, &callback, method)?;
+        self.check_callback(py, &callback, method, true)?;
         let handle = Py::new(py, self.new_handle(py, callback, args, None)?)?;
-        match self.reactor.set_io(fd, side, HandleRef(handle.clone_ref(py))) {
+        match self
+            .reactor
+            .set_io(fd, side, HandleRef(handle.clone_ref(py)))
+        {
             Ok(Some(old)) => {
                 old.0.get().cancel_quietly();
                 drop(old);
@@ -265,10 +285,7 @@ impl CoreLoop {
         context: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Py<Handle>> {
         self.check_closed()?;
-        if self.debug.load(Relaxed) {
-            self.check_thread()?;
-        }
-        check_callback(py, &callback, "call_soon")?;
+        self.check_callback(py, &callback, "call_soon", true)?;
         let handle = Py::new(py, self.new_handle(py, callback, args, context)?)?;
         self.reactor.call_soon(HandleRef(handle.clone_ref(py)));
         Ok(handle)
@@ -283,7 +300,7 @@ impl CoreLoop {
         context: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Py<Handle>> {
         self.check_closed()?;
-        check_callback(py, &callback, "call_soon_threadsafe")?;
+        self.check_callback(py, &callback, "call_soon_threadsafe", false)?;
         let handle = Py::new(py, self.new_handle(py, callback, args, context)?)?;
         self.reactor
             .call_soon_threadsafe(HandleRef(handle.clone_ref(py)))
@@ -314,10 +331,7 @@ impl CoreLoop {
             ))
         })?;
         self.check_closed()?;
-        if self.debug.load(Relaxed) {
-            self.check_thread()?;
-        }
-        check_callback(py, &callback, "call_at")?;
+        self.check_callback(py, &callback, "call_at", true)?;
         self.schedule_at(py, monotonic() + delay, callback, args, context)
     }
 
@@ -335,10 +349,7 @@ impl CoreLoop {
         }
         let when: f64 = when.extract()?;
         self.check_closed()?;
-        if self.debug.load(Relaxed) {
-            self.check_thread()?;
-        }
-        check_callback(py, &callback, "call_at")?;
+        self.check_callback(py, &callback, "call_at", true)?;
         self.schedule_at(py, when, callback, args, context)
     }
 
@@ -456,7 +467,9 @@ impl CoreLoop {
             .compare_exchange(0, tid, Relaxed, Relaxed)
             .is_err()
         {
-            return Err(PyRuntimeError::new_err("This event loop is already running"));
+            return Err(PyRuntimeError::new_err(
+                "This event loop is already running",
+            ));
         }
         let mut events = this
             .events
@@ -485,9 +498,7 @@ impl CoreLoop {
     /// Marks the loop closed and drops every pending handle.
     fn _close_core(&self) -> PyResult<()> {
         if self.thread_id.load(Relaxed) != 0 {
-            return Err(PyRuntimeError::new_err(
-                "Cannot close a running event loop",
-            ));
+            return Err(PyRuntimeError::new_err("Cannot close a running event loop"));
         }
         if self.closed.swap(true, Relaxed) {
             return Ok(());

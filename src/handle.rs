@@ -58,8 +58,7 @@ impl Handle {
             _ => {
                 // SAFETY: the GIL is held; PyContext_CopyCurrent returns a new reference
                 // or NULL with an exception set, which from_owned_ptr_or_err handles.
-                unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_CopyCurrent())? }
-                    .unbind()
+                unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_CopyCurrent())? }.unbind()
             }
         };
         Ok(Handle {
@@ -100,7 +99,11 @@ impl Handle {
             if ffi::PyContext_Enter(ctx) < 0 {
                 return Err(PyErr::fetch(py));
             }
-            let res = ffi::PyObject_Call(self.callback.as_ptr(), self.args.as_ptr(), std::ptr::null_mut());
+            let res = ffi::PyObject_Call(
+                self.callback.as_ptr(),
+                self.args.as_ptr(),
+                std::ptr::null_mut(),
+            );
             let outcome = if res.is_null() {
                 Err(PyErr::fetch(py))
             } else {
@@ -267,7 +270,11 @@ impl TimerHandle {
         Ok(self.when.to_bits() as isize)
     }
 
-    fn __richcmp__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>, op: CompareOp) -> PyResult<Py<PyAny>> {
+    fn __richcmp__(
+        slf: &Bound<'_, Self>,
+        other: &Bound<'_, PyAny>,
+        op: CompareOp,
+    ) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let Ok(other_t) = other.cast::<TimerHandle>() else {
             return Ok(py.NotImplemented());
@@ -282,6 +289,9 @@ impl TimerHandle {
             CompareOp::Eq => same,
             CompareOp::Ne => !same,
         };
-        Ok(pyo3::types::PyBool::new(py, r).to_owned().into_any().unbind())
+        Ok(pyo3::types::PyBool::new(py, r)
+            .to_owned()
+            .into_any()
+            .unbind())
     }
 }

@@ -210,11 +210,7 @@ class Loop(SocketMixin, SignalMixin, _core.CoreLoop, asyncio.AbstractEventLoop):
             exc_info = False
 
         current = self._current_handle
-        if (
-            "source_traceback" not in context
-            and current is not None
-            and current._source_traceback
-        ):
+        if "source_traceback" not in context and current is not None and current._source_traceback:
             context["handle_traceback"] = current._source_traceback
 
         lines = [message]
@@ -286,6 +282,7 @@ class Loop(SocketMixin, SignalMixin, _core.CoreLoop, asyncio.AbstractEventLoop):
                 f"loop.shutdown_asyncgens() call",
                 ResourceWarning,
                 source=self,
+                stacklevel=1,
             )
         self._asyncgens.add(agen)
 
@@ -304,7 +301,7 @@ class Loop(SocketMixin, SignalMixin, _core.CoreLoop, asyncio.AbstractEventLoop):
         results = await tasks.gather(
             *[agen.aclose() for agen in open_agens], return_exceptions=True
         )
-        for result, agen in zip(results, open_agens):
+        for result, agen in zip(results, open_agens, strict=True):
             if isinstance(result, Exception):
                 self.call_exception_handler(
                     {
@@ -357,8 +354,7 @@ class Loop(SocketMixin, SignalMixin, _core.CoreLoop, asyncio.AbstractEventLoop):
             thread.join(timeout)
         if thread.is_alive():
             warnings.warn(
-                "The executor did not finishing joining its threads within "
-                f"{timeout} seconds.",
+                f"The executor did not finishing joining its threads within {timeout} seconds.",
                 RuntimeWarning,
                 stacklevel=2,
             )

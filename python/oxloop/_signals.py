@@ -143,6 +143,7 @@ class SignalMixin:
                     f"stage, skipping signal handlers removal",
                     ResourceWarning,
                     source=self,
+                    stacklevel=1,
                 )
                 self._signal_handlers.clear()
                 break

@@ -30,12 +30,12 @@ impl Interest {
     }
 
     /// The set with `other` added.
-    pub fn add(self, other: Interest) -> Interest {
+    pub fn with(self, other: Interest) -> Interest {
         Interest(self.0 | other.0)
     }
 
     /// The set with `other` removed.
-    pub fn remove(self, other: Interest) -> Interest {
+    pub fn without(self, other: Interest) -> Interest {
         Interest(self.0 & !other.0)
     }
 }
@@ -46,10 +46,10 @@ mod tests {
 
     #[test]
     fn set_operations() {
-        let both = Interest::READABLE.add(Interest::WRITABLE);
+        let both = Interest::READABLE.with(Interest::WRITABLE);
         assert_eq!(both, Interest::BOTH);
         assert!(both.is_readable() && both.is_writable());
-        assert_eq!(both.remove(Interest::READABLE), Interest::WRITABLE);
+        assert_eq!(both.without(Interest::READABLE), Interest::WRITABLE);
         assert!(Interest::NONE.is_empty());
         assert!(!Interest::WRITABLE.is_readable());
     }

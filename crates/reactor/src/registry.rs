@@ -17,10 +17,10 @@ impl<H> Slot<H> {
     fn interest(&self) -> Interest {
         let mut i = Interest::NONE;
         if self.reader.is_some() {
-            i = i.add(Interest::READABLE);
+            i = i.with(Interest::READABLE);
         }
         if self.writer.is_some() {
-            i = i.add(Interest::WRITABLE);
+            i = i.with(Interest::WRITABLE);
         }
         i
     }

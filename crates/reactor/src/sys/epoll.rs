@@ -142,7 +142,12 @@ impl Epoll {
     /// is not an error: the goal, not being watched, holds.
     pub fn delete(&self, fd: RawFd) -> io::Result<()> {
         let mut ev = libc::epoll_event { events: 0, u64: 0 };
-        match syscall!(epoll_ctl(self.fd.as_raw_fd(), libc::EPOLL_CTL_DEL, fd, &mut ev)) {
+        match syscall!(epoll_ctl(
+            self.fd.as_raw_fd(),
+            libc::EPOLL_CTL_DEL,
+            fd,
+            &mut ev
+        )) {
             Ok(_) => Ok(()),
             Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::EBADF)) => Ok(()),
             Err(e) => Err(e),
@@ -228,8 +233,10 @@ mod tests {
     fn add_or_modify_tolerates_existing_registration() {
         let ep = Epoll::new().unwrap();
         let efd = EventFd::new().unwrap();
-        ep.add_or_modify(efd.as_raw_fd(), Interest::READABLE, 1).unwrap();
-        ep.add_or_modify(efd.as_raw_fd(), Interest::BOTH, 2).unwrap();
+        ep.add_or_modify(efd.as_raw_fd(), Interest::READABLE, 1)
+            .unwrap();
+        ep.add_or_modify(efd.as_raw_fd(), Interest::BOTH, 2)
+            .unwrap();
         let mut events = Events::with_capacity(4);
         ep.wait(&mut events, Some(0)).unwrap();
         let ev = events.get(0).unwrap();

@@ -3,7 +3,6 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-
 /// An owned, non-blocking, close-on-exec eventfd counter.
 #[derive(Debug)]
 pub struct EventFd {

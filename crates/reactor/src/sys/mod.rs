@@ -18,7 +18,6 @@ macro_rules! syscall {
     }};
 }
 
-
 pub mod clock;
 pub mod epoll;
 pub mod eventfd;

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs oxloop with its dev dependencies, then runs every test:
+# the reactor's cargo tests, lint, pytest (which includes the CPython
+# asyncio conformance runner) . Exits non-zero when anything fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python -m pip install --quiet --upgrade pip >/dev/null 2>&1 || true
+python -m pip install --quiet -e '.[dev]'
+
+echo "== cargo test (reactor core)"
+cargo test --quiet -p reactor
+
+echo "== lint"
+cargo fmt --all --check
+cargo clippy --quiet --workspace -- -D warnings
+python -m ruff check .
+
+echo "== pytest"
+python -m pytest -q tests
