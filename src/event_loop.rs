@@ -186,11 +186,11 @@ impl CoreLoop {
         let py = slf.py();
         let prepared = self
             .reactor
-            .prepare(monotonic(), self.stopping.load(Relaxed), dead);
+            .prepare(monotonic, self.stopping.load(Relaxed), batch, dead);
         dead.clear();
 
-        events.clear();
         if prepared.needs_poll {
+            events.clear();
             let reactor = &*self.reactor;
             let res = if prepared.timeout_ms == Some(0) {
                 reactor.poll(events, Some(0))
@@ -207,13 +207,13 @@ impl CoreLoop {
                 }
                 Err(e) => return Err(os_error(e)),
             }
+            self.reactor
+                .collect(events, monotonic, batch, dead, |h| {
+                    HandleRef(h.0.clone_ref(py))
+                })
+                .map_err(os_error)?;
+            dead.clear();
         }
-
-        let end = monotonic() + 1e-9;
-        self.reactor
-            .collect(events, end, batch, dead, |h| HandleRef(h.0.clone_ref(py)))
-            .map_err(os_error)?;
-        dead.clear();
 
         let debug = self.debug.load(Relaxed);
         while let Some(HandleRef(h)) = batch.pop_front() {
@@ -259,7 +259,13 @@ impl CoreLoop {
     #[new]
     #[pyo3(signature = (*_args, **_kwargs))]
     fn py_new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-        let reactor = Reactor::new().map_err(os_error)?;
+        // SAFETY: every CoreLoop and Handle method that reaches the reactor's state is a
+        // Python method, so it runs with the GIL held, which serialises the calls; the
+        // dispatch loop releases the GIL only around `poll`, which touches no state; and
+        // no closure passed to the reactor runs Python code (the `clone` closure only
+        // increments a reference count, `monotonic` reads the clock), while handlers
+        // removed from the state are dropped only after the reactor call returned.
+        let reactor = unsafe { Reactor::new_externally_serialized() }.map_err(os_error)?;
         Ok(CoreLoop {
             reactor: Arc::new(reactor),
             stopping: AtomicBool::new(false),

@@ -23,7 +23,13 @@ use crate::event_loop::PyReactor;
 static FORMAT_CALLBACK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 /// A scheduled callback.
-#[pyclass(subclass, frozen, module = "oxloop._core", name = "Handle")]
+#[pyclass(
+    subclass,
+    frozen,
+    freelist = 1024,
+    module = "oxloop._core",
+    name = "Handle"
+)]
 pub struct Handle {
     callback: Py<PyAny>,
     args: Py<PyTuple>,

@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod guarded;
 pub mod interest;
 pub mod reactor;
 pub mod registry;

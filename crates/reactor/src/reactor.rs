@@ -13,16 +13,17 @@
 //! Handlers scheduled while a batch runs go to the next turn, as in asyncio.
 //!
 //! # Implementation notes
-//! The state lives behind one mutex that is never held while a handler runs
-//! or is dropped: anything removed under the lock is handed back in a
+//! The state lives behind one lock (a mutex, or the GIL for the binding: see
+//! [`Reactor::new_externally_serialized`]) that is never held while a handler
+//! runs or is dropped: anything removed under the lock is handed back in a
 //! `Vec<H>` for the caller to drop after unlocking, because dropping a
 //! Python object can run arbitrary code that re-enters the loop.
 
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::{Mutex, MutexGuard};
 
+use crate::guarded::Guarded;
 use crate::interest::Interest;
 use crate::registry::{IoRegistry, Side};
 use crate::sys::epoll::{timeout_to_ms, Epoll, Events};
@@ -45,6 +46,21 @@ struct State<H> {
     io: IoRegistry<H>,
 }
 
+impl<H> State<H> {
+    fn new() -> Self {
+        State {
+            ready: VecDeque::new(),
+            timers: TimerQueue::new(),
+            cancelled_timers: 0,
+            io: IoRegistry::new(),
+        }
+    }
+}
+
+/// Timers due within this much of now run now: the resolution of
+/// `CLOCK_MONOTONIC`, which asyncio reads from `time.get_clock_info`.
+const CLOCK_RESOLUTION: f64 = 1e-9;
+
 /// Below this many timers the heap is never compacted (asyncio uses 100).
 const MIN_TIMERS_TO_COMPACT: usize = 100;
 
@@ -52,7 +68,7 @@ const MIN_TIMERS_TO_COMPACT: usize = 100;
 pub struct Reactor<H> {
     epoll: Epoll,
     remote: RemoteQueue<H>,
-    state: Mutex<State<H>>,
+    state: Guarded<State<H>>,
 }
 
 /// The outcome of [`Reactor::prepare`].
@@ -61,37 +77,45 @@ pub struct Prepared {
     /// Milliseconds to wait in the poller; `None` blocks, `Some(0)` polls.
     pub timeout_ms: Option<i32>,
     /// Whether the kernel must be asked at all: false when nothing can become
-    /// ready (no fd watched) and the wait would be zero.
+    /// ready (no fd watched) and the wait would be zero. When false, prepare
+    /// has already collected the turn's batch: skip poll and collect.
     pub needs_poll: bool,
 }
 
 impl<H: Handler> Reactor<H> {
-    /// A reactor with its own epoll instance and eventfd.
+    /// A reactor with its own epoll instance and eventfd, whose state is
+    /// behind a mutex: any thread may call any method.
     pub fn new() -> io::Result<Self> {
+        Self::build(Guarded::new_locked(State::new()))
+    }
+
+    /// A reactor whose state methods do no locking of their own.
+    ///
+    /// # Safety
+    /// The caller must serialise every call to the methods that touch the
+    /// state (all but [`Reactor::poll`], [`Reactor::call_soon_threadsafe`]
+    /// and [`Reactor::wake`], which stay safe from any thread at any time),
+    /// for example by only calling them while holding CPython's GIL, and
+    /// must not call them from inside the `clone`/`clock` closures.
+    pub unsafe fn new_externally_serialized() -> io::Result<Self> {
+        // SAFETY: forwarded to our caller (see above).
+        Self::build(unsafe { Guarded::new_external(State::new()) })
+    }
+
+    fn build(state: Guarded<State<H>>) -> io::Result<Self> {
         let epoll = Epoll::new()?;
         let remote = RemoteQueue::new()?;
         epoll.add(remote.as_raw_fd(), Interest::READABLE, WAKER_TOKEN)?;
         Ok(Reactor {
             epoll,
             remote,
-            state: Mutex::new(State {
-                ready: VecDeque::new(),
-                timers: TimerQueue::new(),
-                cancelled_timers: 0,
-                io: IoRegistry::new(),
-            }),
+            state,
         })
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State<H>> {
-        // A poisoned lock only means a handler panicked elsewhere; the queues
-        // themselves are always left consistent, so keep going.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Queues `h` to run on the next turn.
     pub fn call_soon(&self, h: H) {
-        self.lock().ready.push_back(h);
+        self.state.with(|st| st.ready.push_back(h));
     }
 
     /// Queues `h` from any thread and wakes the loop.
@@ -106,88 +130,98 @@ impl<H: Handler> Reactor<H> {
 
     /// Schedules `h` at the absolute time `when`.
     pub fn call_at(&self, when: f64, h: H) {
-        self.lock().timers.push(when, h);
+        self.state.with(|st| st.timers.push(when, h));
     }
 
     /// Notes that one queued timer was cancelled; compaction uses the count.
     pub fn timer_cancelled(&self) {
-        let mut st = self.lock();
-        st.cancelled_timers = st.cancelled_timers.saturating_add(1);
+        self.state
+            .with(|st| st.cancelled_timers = st.cancelled_timers.saturating_add(1));
     }
 
     /// Number of handlers ready for the next turn.
     pub fn ready_len(&self) -> usize {
-        self.lock().ready.len()
+        self.state.with(|st| st.ready.len())
     }
 
     /// Number of queued timers, cancelled ones included.
     pub fn timers_len(&self) -> usize {
-        self.lock().timers.len()
+        self.state.with(|st| st.timers.len())
     }
 
     /// Number of fds with a reader or writer.
     pub fn io_len(&self) -> usize {
-        self.lock().io.len()
+        self.state.with(|st| st.io.len())
     }
 
     /// Installs `h` as the reader or writer of `fd`; returns what it replaced.
     pub fn set_io(&self, fd: RawFd, side: Side, h: H) -> Result<Option<H>, (io::Error, H)> {
-        let mut st = self.lock();
-        st.io.set(&self.epoll, fd, side, h)
+        self.state.with(|st| st.io.set(&self.epoll, fd, side, h))
     }
 
     /// Removes the reader or writer of `fd` and returns it.
     pub fn remove_io(&self, fd: RawFd, side: Side) -> io::Result<Option<H>> {
-        let mut st = self.lock();
-        st.io.remove(&self.epoll, fd, side)
+        self.state.with(|st| st.io.remove(&self.epoll, fd, side))
     }
 
     /// Calls `f` with the reader or writer of `fd`, if any.
     pub fn with_io<R>(&self, fd: RawFd, side: Side, f: impl FnOnce(Option<&H>) -> R) -> R {
-        let st = self.lock();
-        f(st.io.get(fd, side))
+        self.state.with(|st| f(st.io.get(fd, side)))
     }
 
     /// Phase 1: gathers remote work, sheds cancelled timers and computes the
     /// wait. Shed handlers go to `dead`, to be dropped without the lock.
-    pub fn prepare(&self, now: f64, stopping: bool, dead: &mut Vec<H>) -> Prepared {
+    /// `clock` is read only when a timer is pending: reading it costs more
+    /// than a whole turn of a callback chain on some machines.
+    pub fn prepare(
+        &self,
+        clock: impl Fn() -> f64,
+        stopping: bool,
+        batch: &mut VecDeque<H>,
+        dead: &mut Vec<H>,
+    ) -> Prepared {
         self.remote.arm();
-        let mut st = self.lock();
-        self.remote.take_into(&mut st.ready);
+        self.state.with(|st| {
+            self.remote.take_into(&mut st.ready);
 
-        let n = st.timers.len();
-        if n > MIN_TIMERS_TO_COMPACT && st.cancelled_timers * 2 > n {
-            dead.extend(st.timers.retain(|h| !h.is_cancelled()));
-            st.cancelled_timers = 0;
-        } else {
-            while let Some((_, h)) = st.timers.peek() {
-                if !h.is_cancelled() {
-                    break;
+            let n = st.timers.len();
+            if n > MIN_TIMERS_TO_COMPACT && st.cancelled_timers * 2 > n {
+                dead.extend(st.timers.retain(|h| !h.is_cancelled()));
+                st.cancelled_timers = 0;
+            } else {
+                while let Some((_, h)) = st.timers.peek() {
+                    if !h.is_cancelled() {
+                        break;
+                    }
+                    if let Some((_, h)) = st.timers.pop() {
+                        dead.push(h);
+                    }
+                    st.cancelled_timers = st.cancelled_timers.saturating_sub(1);
                 }
-                if let Some((_, h)) = st.timers.pop() {
-                    dead.push(h);
-                }
-                st.cancelled_timers = st.cancelled_timers.saturating_sub(1);
             }
-        }
-        if st.timers.is_empty() {
-            st.cancelled_timers = 0;
-        }
+            if st.timers.is_empty() {
+                st.cancelled_timers = 0;
+            }
 
-        let timeout = if !st.ready.is_empty() || stopping {
-            Some(0.0)
-        } else {
-            // asyncio caps a wait at one day (MAXIMUM_SELECT_TIMEOUT).
-            st.timers
-                .peek()
-                .map(|(when, _)| (when - now).clamp(0.0, 86_400.0))
-        };
-        let timeout_ms = timeout_to_ms(timeout);
-        let needs_poll = timeout_ms != Some(0) || !st.io.is_empty();
-        Prepared {
-            timeout_ms,
-            needs_poll,
-        }
+            let timeout = if !st.ready.is_empty() || stopping {
+                Some(0.0)
+            } else {
+                // asyncio caps a wait at one day (MAXIMUM_SELECT_TIMEOUT).
+                st.timers
+                    .peek()
+                    .map(|(when, _)| (when - clock()).clamp(0.0, 86_400.0))
+            };
+            let timeout_ms = timeout_to_ms(timeout);
+            let needs_poll = timeout_ms != Some(0) || !st.io.is_empty();
+            if !needs_poll {
+                // Nothing can come from the kernel: collect now, under this lock.
+                Self::take_batch(st, clock, batch);
+            }
+            Prepared {
+                timeout_ms,
+                needs_poll,
+            }
+        })
     }
 
     /// Phase 2: waits for readiness. Holds no lock, so it is safe to call with
@@ -196,54 +230,64 @@ impl<H: Handler> Reactor<H> {
         self.epoll.wait(events, timeout_ms)
     }
 
-    /// Phase 3: moves ready I/O handlers, remote work and timers due before
-    /// `end` into the ready queue, then swaps the queue into `batch` (which
-    /// must be empty). `clone` copies a handler that stays registered.
-    /// Readers and writers found cancelled are unregistered into `dead`.
+    /// Phase 3: moves ready I/O handlers, remote work and due timers into the
+    /// ready queue, then swaps the queue into `batch` (which must be empty).
+    /// `clock` is read only when a timer is pending. `clone` copies a handler
+    /// that stays registered. Readers and writers found cancelled are
+    /// unregistered into `dead`.
     pub fn collect(
         &self,
         events: &Events,
-        end: f64,
+        clock: impl Fn() -> f64,
         batch: &mut VecDeque<H>,
         dead: &mut Vec<H>,
         mut clone: impl FnMut(&H) -> H,
     ) -> io::Result<()> {
         let mut woke = false;
         let mut stale: Vec<(RawFd, Side)> = Vec::new();
-        let mut st = self.lock();
-        {
-            let State { ready, io, .. } = &mut *st;
-            for ev in events.iter() {
-                if ev.token == WAKER_TOKEN {
-                    woke = true;
-                    continue;
-                }
-                io.for_each_ready(ev, |fd, side, h| {
-                    if h.is_cancelled() {
-                        stale.push((fd, side));
-                    } else {
-                        ready.push_back(clone(h));
+        self.state.with(|st| {
+            {
+                let State { ready, io, .. } = &mut *st;
+                for ev in events.iter() {
+                    if ev.token == WAKER_TOKEN {
+                        woke = true;
+                        continue;
                     }
-                });
+                    io.for_each_ready(ev, |fd, side, h| {
+                        if h.is_cancelled() {
+                            stale.push((fd, side));
+                        } else {
+                            ready.push_back(clone(h));
+                        }
+                    });
+                }
             }
-        }
-        for (fd, side) in stale {
-            if let Ok(Some(h)) = st.io.remove(&self.epoll, fd, side) {
-                dead.push(h);
+            for (fd, side) in stale {
+                if let Ok(Some(h)) = st.io.remove(&self.epoll, fd, side) {
+                    dead.push(h);
+                }
             }
-        }
-        if woke {
-            self.remote.clear_signal()?;
-        }
-        self.remote.take_into(&mut st.ready);
-        while let Some(h) = st.timers.pop_due(end) {
-            if h.is_cancelled() {
-                st.cancelled_timers = st.cancelled_timers.saturating_sub(1);
+            if woke {
+                self.remote.clear_signal()?;
             }
-            st.ready.push_back(h);
+            self.remote.take_into(&mut st.ready);
+            Self::take_batch(st, clock, batch);
+            Ok(())
+        })
+    }
+
+    /// Moves due timers to the ready queue and hands the queue over.
+    fn take_batch(st: &mut State<H>, clock: impl Fn() -> f64, batch: &mut VecDeque<H>) {
+        if !st.timers.is_empty() {
+            let end = clock() + CLOCK_RESOLUTION;
+            while let Some(h) = st.timers.pop_due(end) {
+                if h.is_cancelled() {
+                    st.cancelled_timers = st.cancelled_timers.saturating_sub(1);
+                }
+                st.ready.push_back(h);
+            }
         }
         std::mem::swap(&mut st.ready, batch);
-        Ok(())
     }
 
     /// Puts handlers that a turn did not get to back at the front of the
@@ -252,20 +296,22 @@ impl<H: Handler> Reactor<H> {
         if rest.is_empty() {
             return;
         }
-        let mut st = self.lock();
-        while let Some(h) = rest.pop_back() {
-            st.ready.push_front(h);
-        }
+        self.state.with(|st| {
+            while let Some(h) = rest.pop_back() {
+                st.ready.push_front(h);
+            }
+        });
     }
 
     /// Removes every handler (on close) and returns them to be dropped.
     pub fn clear(&self) -> Vec<H> {
         let mut out = Vec::new();
-        let mut st = self.lock();
-        out.extend(st.ready.drain(..));
-        out.extend(st.timers.drain());
-        st.cancelled_timers = 0;
-        out.extend(st.io.drain(&self.epoll));
+        self.state.with(|st| {
+            out.extend(st.ready.drain(..));
+            out.extend(st.timers.drain());
+            st.cancelled_timers = 0;
+            out.extend(st.io.drain(&self.epoll));
+        });
         self.remote.take_into(&mut out);
         out
     }
@@ -306,15 +352,15 @@ mod tests {
 
     fn turn(r: &Reactor<H>, now: f64) -> (Prepared, VecDeque<H>) {
         let mut dead = vec![];
-        let p = r.prepare(now, false, &mut dead);
-        let mut events = Events::with_capacity(16);
+        let mut batch = VecDeque::new();
+        let p = r.prepare(|| now, false, &mut batch, &mut dead);
         if p.needs_poll {
+            let mut events = Events::with_capacity(16);
             r.poll(&mut events, Some(p.timeout_ms.unwrap_or(0).min(50)))
                 .unwrap();
+            r.collect(&events, || now, &mut batch, &mut dead, |h| h.clone())
+                .unwrap();
         }
-        let mut batch = VecDeque::new();
-        r.collect(&events, now + 1e-9, &mut batch, &mut dead, |h| h.clone())
-            .unwrap();
         (p, batch)
     }
 
@@ -355,7 +401,7 @@ mod tests {
         first.cancelled.set(true);
         r.timer_cancelled();
         let mut dead = vec![];
-        let p = r.prepare(0.0, false, &mut dead);
+        let p = r.prepare(|| 0.0, false, &mut VecDeque::new(), &mut dead);
         assert_eq!(names(&dead.into_iter().collect()), vec!["first"]);
         assert_eq!(p.timeout_ms, Some(2000));
 
@@ -368,7 +414,7 @@ mod tests {
             r.timer_cancelled();
         }
         let mut dead = vec![];
-        r.prepare(0.0, false, &mut dead);
+        r.prepare(|| 0.0, false, &mut VecDeque::new(), &mut dead);
         assert_eq!(dead.len(), 200);
         assert_eq!(r.timers_len(), 101);
     }
@@ -382,12 +428,12 @@ mod tests {
             r2.call_soon_threadsafe(Token(7)).unwrap();
         });
         let mut dead = vec![];
-        let p = r.prepare(0.0, false, &mut dead);
+        let p = r.prepare(|| 0.0, false, &mut VecDeque::new(), &mut dead);
         assert_eq!(p.timeout_ms, None);
         let mut events = Events::with_capacity(4);
         r.poll(&mut events, Some(5000)).unwrap();
         let mut batch = VecDeque::new();
-        r.collect(&events, 0.0, &mut batch, &mut dead, |t| Token(t.0))
+        r.collect(&events, || 0.0, &mut batch, &mut dead, |t| Token(t.0))
             .unwrap();
         assert_eq!(batch.len(), 1);
         assert_eq!(batch[0].0, 7);

@@ -136,30 +136,43 @@ impl<H> IoRegistry<H> {
     }
 
     /// Removes the handler on `side` of `fd` and updates epoll. Returns it.
+    /// On a kernel error nothing changes (the handler stays installed), so
+    /// no handler is ever dropped in here.
     pub fn remove(&mut self, epoll: &Epoll, fd: RawFd, side: Side) -> io::Result<Option<H>> {
         let Some(slot) = self.slots.get_mut(&fd) else {
             return Ok(None);
         };
-        let old = match side {
-            Side::Read => slot.reader.take(),
-            Side::Write => slot.writer.take(),
+        let place = match side {
+            Side::Read => &mut slot.reader,
+            Side::Write => &mut slot.writer,
         };
-        if old.is_none() {
+        let Some(old) = place.take() else {
             return Ok(None);
-        }
+        };
         let after = slot.interest();
-        if after.is_empty() {
-            self.slots.remove(&fd);
-            epoll.delete(fd)?;
+        let res = if after.is_empty() {
+            epoll.delete(fd)
         } else {
             // The fd may already be closed; the kernel then forgot it, which is fine.
             match epoll.modify(fd, after, fd as u64) {
-                Ok(()) => {}
-                Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::EBADF)) => {}
-                Err(e) => return Err(e),
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::EBADF)) => {
+                    Ok(())
+                }
+                other => other,
             }
+        };
+        if let Err(e) = res {
+            let place = match side {
+                Side::Read => &mut slot.reader,
+                Side::Write => &mut slot.writer,
+            };
+            *place = Some(old);
+            return Err(e);
         }
-        Ok(old)
+        if after.is_empty() {
+            self.slots.remove(&fd);
+        }
+        Ok(Some(old))
     }
 
     /// Calls `f` with each handler that `event` makes runnable.

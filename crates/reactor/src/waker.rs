@@ -6,7 +6,8 @@
 //! last looked does so: bursts of pushes cost one syscall.
 //!
 //! # Implementation notes
-//! The loop clears `wake_pending` at the top of every turn and only then looks
+//! The loop clears `wake_pending` at the top of every turn (if it is set: a
+//! clear flag already guarantees the next push notifies) and only then looks
 //! at `has_items`; a producer sets `has_items` and only then swaps
 //! `wake_pending`. With sequentially consistent ordering, either the loop sees
 //! the items before it decides how long to sleep, or the producer sees
@@ -58,7 +59,10 @@ impl<T> RemoteQueue<T> {
 
     /// Called by the loop at the top of each turn, before it looks for items.
     pub fn arm(&self) {
-        self.wake_pending.store(false, SeqCst);
+        // Already clear means the next push notifies anyway: skip the write.
+        if self.wake_pending.load(SeqCst) {
+            self.wake_pending.store(false, SeqCst);
+        }
     }
 
     /// Whether items may be waiting (cheap; no lock).
@@ -68,7 +72,7 @@ impl<T> RemoteQueue<T> {
 
     /// Moves every queued item to the end of `out`.
     pub fn take_into(&self, out: &mut impl Extend<T>) {
-        if !self.has_items.swap(false, SeqCst) {
+        if !self.has_items.load(SeqCst) || !self.has_items.swap(false, SeqCst) {
             return;
         }
         let taken = {
