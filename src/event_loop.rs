@@ -89,6 +89,21 @@ impl CoreLoop {
         }
     }
 
+    /// `call_soon`'s work; `fast_call` unpacks the arguments.
+    pub(crate) fn call_soon_impl(
+        &self,
+        py: Python<'_>,
+        callback: Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+        context: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<Handle>> {
+        self.check_closed()?;
+        self.check_callback(py, &callback, "call_soon", true)?;
+        let handle = Py::new(py, self.new_handle(py, callback, args, context)?)?;
+        self.reactor.call_soon(HandleRef(handle.clone_ref(py)));
+        Ok(handle)
+    }
+
     fn source_traceback(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         if !self.debug.load(Relaxed) {
             return Ok(None);
@@ -280,21 +295,6 @@ impl CoreLoop {
     /// The loop's clock: `time.monotonic()`.
     fn time(&self) -> PyResult<f64> {
         Ok(monotonic())
-    }
-
-    #[pyo3(signature = (callback, *args, context=None))]
-    fn call_soon(
-        &self,
-        py: Python<'_>,
-        callback: Bound<'_, PyAny>,
-        args: Bound<'_, PyTuple>,
-        context: Option<Bound<'_, PyAny>>,
-    ) -> PyResult<Py<Handle>> {
-        self.check_closed()?;
-        self.check_callback(py, &callback, "call_soon", true)?;
-        let handle = Py::new(py, self.new_handle(py, callback, args, context)?)?;
-        self.reactor.call_soon(HandleRef(handle.clone_ref(py)));
-        Ok(handle)
     }
 
     #[pyo3(signature = (callback, *args, context=None))]

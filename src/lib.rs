@@ -5,6 +5,7 @@
 mod callbacks;
 mod errors;
 mod event_loop;
+mod fast_call;
 mod handle;
 
 use pyo3::prelude::*;
@@ -15,5 +16,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<event_loop::CoreLoop>()?;
     m.add_class::<handle::Handle>()?;
     m.add_class::<handle::TimerHandle>()?;
+    fast_call::install(m.py())?;
     Ok(())
 }
