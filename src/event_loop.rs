@@ -45,6 +45,16 @@ fn current_thread_id() -> u64 {
     unsafe { libc::pthread_self() as u64 }
 }
 
+/// Takes a new handle off the garbage collector's list (see `handle.rs`:
+/// handles are not tracked, and let go of their callback instead).
+fn untracked<T>(obj: Py<T>) -> Py<T> {
+    // SAFETY: `obj` is a live object of a GC-enabled type (every pyclass is), owned here;
+    // untracking only removes it from the collector's list, and CPython's dealloc skips
+    // the untrack step for objects that are not tracked.
+    unsafe { pyo3::ffi::PyObject_GC_UnTrack(obj.as_ptr().cast()) };
+    obj
+}
+
 fn is_fatal(py: Python<'_>, e: &PyErr) -> bool {
     e.is_instance_of::<PyKeyboardInterrupt>(py) || e.is_instance_of::<PySystemExit>(py)
 }
@@ -99,7 +109,7 @@ impl CoreLoop {
     ) -> PyResult<Py<Handle>> {
         self.check_closed()?;
         self.check_callback(py, &callback, "call_soon", true)?;
-        let handle = Py::new(py, self.new_handle(py, callback, args, context)?)?;
+        let handle = untracked(Py::new(py, self.new_handle(py, callback, args, context)?)?);
         self.reactor.call_soon(HandleRef(handle.clone_ref(py)));
         Ok(handle)
     }
@@ -109,7 +119,8 @@ impl CoreLoop {
             return Ok(None);
         }
         let sys = py.import("sys")?;
-        let frame = sys.call_method1("_getframe", (1,))?;
+        // Rust adds no frame: frame 0 is the Python code that called the loop.
+        let frame = sys.call_method1("_getframe", (0,))?;
         let tb = py
             .import("asyncio.format_helpers")?
             .call_method1("extract_stack", (frame,))?;
@@ -137,7 +148,7 @@ impl CoreLoop {
         let base = self
             .new_handle(py, callback, args, context)?
             .for_timer(Arc::downgrade(&self.reactor));
-        let th = Bound::new(py, (TimerHandle::new(when), base))?;
+        let th = untracked(Bound::new(py, (TimerHandle::new(when), base))?.unbind()).into_bound(py);
         let as_handle: Bound<'_, Handle> = th.as_super().clone();
         self.reactor.call_at(when, HandleRef(as_handle.unbind()));
         Ok(th.unbind())
@@ -155,13 +166,16 @@ impl CoreLoop {
         self.check_closed()?;
         let fd = fileobj_to_fd(fd)?;
         self.check_callback(py, &callback, method, true)?;
-        let handle = Py::new(py, self.new_handle(py, callback, args, None)?)?;
+        let handle = untracked(Py::new(
+            py,
+            self.new_handle(py, callback, args, None)?.repeating(),
+        )?);
         match self
             .reactor
             .set_io(fd, side, HandleRef(handle.clone_ref(py)))
         {
             Ok(Some(old)) => {
-                old.0.get().cancel_quietly();
+                old.0.get().cancel_quietly(py);
                 drop(old);
             }
             Ok(None) => {}
@@ -174,6 +188,7 @@ impl CoreLoop {
     }
 
     fn remove_io(&self, fd: &Bound<'_, PyAny>, side: Side) -> PyResult<bool> {
+        let fd_py = fd.py();
         if self.closed.load(Relaxed) {
             return Ok(false);
         }
@@ -183,7 +198,7 @@ impl CoreLoop {
         }
         match self.reactor.remove_io(fd, side).map_err(os_error)? {
             Some(h) => {
-                h.0.get().cancel_quietly();
+                h.0.get().cancel_quietly(fd_py);
                 Ok(true)
             }
             None => Ok(false),
@@ -257,6 +272,9 @@ impl CoreLoop {
                     slf.call_method1(intern!(py, "_log_slow_callback"), (h.clone_ref(py), dt))?;
                 }
             }
+            if handle.is_one_shot() {
+                handle.release(py);
+            }
         }
         Ok(())
     }
@@ -264,8 +282,10 @@ impl CoreLoop {
 
 impl Handle {
     /// Cancels without counting a timer: used for reader and writer handles.
-    pub(crate) fn cancel_quietly(&self) {
-        let _ = self.cancel_flag().swap(true, Relaxed);
+    pub(crate) fn cancel_quietly(&self, py: Python<'_>) {
+        if !self.cancel_flag().swap(true, Relaxed) {
+            self.release(py);
+        }
     }
 }
 
@@ -307,7 +327,7 @@ impl CoreLoop {
     ) -> PyResult<Py<Handle>> {
         self.check_closed()?;
         self.check_callback(py, &callback, "call_soon_threadsafe", false)?;
-        let handle = Py::new(py, self.new_handle(py, callback, args, context)?)?;
+        let handle = untracked(Py::new(py, self.new_handle(py, callback, args, context)?)?);
         self.reactor
             .call_soon_threadsafe(HandleRef(handle.clone_ref(py)))
             .map_err(os_error)?;

@@ -33,6 +33,13 @@ static CALL_SOON_DEF: MethodDef = MethodDef(ffi::PyMethodDef {
     ml_doc: c"call_soon(callback, *args, context=None)\n--\n\nArrange for callback(*args) to be called on the next loop turn.".as_ptr(),
 });
 
+/// `call_soon`'s arguments: the callback, its positional arguments, `context`.
+type CallSoonArgs<'py> = (
+    Bound<'py, PyAny>,
+    Bound<'py, PyTuple>,
+    Option<Bound<'py, PyAny>>,
+);
+
 /// Unpacks `(callback, *args, context=None)` from a vectorcall argument array.
 ///
 /// # Safety
@@ -44,11 +51,7 @@ unsafe fn unpack<'py>(
     args: *const *mut ffi::PyObject,
     nargs: ffi::Py_ssize_t,
     kwnames: *mut ffi::PyObject,
-) -> PyResult<(
-    Bound<'py, PyAny>,
-    Bound<'py, PyTuple>,
-    Option<Bound<'py, PyAny>>,
-)> {
+) -> PyResult<CallSoonArgs<'py>> {
     if nargs < 1 {
         return Err(PyTypeError::new_err(
             "call_soon() missing 1 required positional argument: 'callback'",

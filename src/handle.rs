@@ -2,8 +2,13 @@
 //! run it in, as returned by `call_soon`, `call_later` and `call_at`.
 //!
 //! Invariants:
-//! - a handle is immutable but for its `cancelled` flag, so the dispatch loop
-//!   reads it without any borrow bookkeeping (`frozen`);
+//! - a handle is immutable but for its `cancelled` flag and its callback,
+//!   which it lets go of once it can never run again (after a one-shot handle
+//!   ran, or on cancel), so the dispatch loop needs no borrow bookkeeping;
+//! - handles are not tracked by the garbage collector: hundreds of thousands
+//!   can be pending at once, and tracking them made every collection walk
+//!   them all. Letting go of the callback is what keeps the usual cycle
+//!   (`obj._timer = loop.call_later(d, obj.method)`) from outliving its use;
 //! - handles are only made by the loop; Python cannot construct one;
 //! - a timer handle knows its reactor weakly, so cancelling it can count it
 //!   for compaction without keeping a dead loop alive.
@@ -19,6 +24,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::PyTuple;
 
 use crate::event_loop::PyReactor;
+use crate::gil_cell::GilCell;
 
 static FORMAT_CALLBACK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
@@ -31,10 +37,12 @@ static FORMAT_CALLBACK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     name = "Handle"
 )]
 pub struct Handle {
-    callback: Py<PyAny>,
-    args: Py<PyTuple>,
+    /// `callback(*args)`, until the handle can never run again.
+    call: GilCell<Option<(Py<PyAny>, Py<PyTuple>)>>,
     context: Py<PyAny>,
     cancelled: AtomicBool,
+    /// False for reader/writer handles, which run on every readiness.
+    one_shot: bool,
     timer_of: Option<Weak<PyReactor>>,
     source_traceback: Option<Py<PyAny>>,
 }
@@ -68,13 +76,43 @@ impl Handle {
             }
         };
         Ok(Handle {
-            callback: callback.unbind(),
-            args: args.unbind(),
+            call: GilCell::new(Some((callback.unbind(), args.unbind()))),
             context,
             cancelled: AtomicBool::new(false),
+            one_shot: true,
             timer_of: None,
             source_traceback,
         })
+    }
+
+    /// Marks the handle as one that runs each time its fd is ready.
+    pub(crate) fn repeating(mut self) -> Self {
+        self.one_shot = false;
+        self
+    }
+
+    /// Whether the handle runs once (everything but readers and writers).
+    pub(crate) fn is_one_shot(&self) -> bool {
+        self.one_shot
+    }
+
+    /// The callback and its arguments, while the handle holds them.
+    fn call_parts(&self, py: Python<'_>) -> Option<(Py<PyAny>, Py<PyTuple>)> {
+        // SAFETY: the closure only increments reference counts.
+        unsafe {
+            self.call.with(py, |c| {
+                c.as_ref().map(|(f, a)| (f.clone_ref(py), a.clone_ref(py)))
+            })
+        }
+    }
+
+    /// Lets go of the callback and its arguments: the handle will not run
+    /// again. They are dropped after the cell is released, since dropping
+    /// can run arbitrary code.
+    pub(crate) fn release(&self, py: Python<'_>) {
+        // SAFETY: the closure only moves the value out; it is dropped afterwards.
+        let taken = unsafe { self.call.with(py, Option::take) };
+        drop(taken);
     }
 
     /// Marks the handle as a timer of `reactor`.
@@ -95,21 +133,21 @@ impl Handle {
 
     /// Runs the callback inside its context. The error, if any, is the
     /// callback's own (or the context's, if it is already entered elsewhere).
+    /// A handle that let go of its callback does nothing.
     pub(crate) fn run(&self, py: Python<'_>) -> PyResult<()> {
+        let Some((callback, args)) = self.call_parts(py) else {
+            return Ok(());
+        };
         let ctx = self.context.as_ptr();
-        // SAFETY: the GIL is held; `ctx` is a live contextvars.Context (asyncio passes
-        // Context objects; PyContext_Enter type-checks and fails cleanly otherwise),
-        // `callback` and `args` are live, and `args` is a tuple. Every new reference
-        // returned is released, and any error is fetched before the next C API call.
+        // SAFETY: the GIL is held; `ctx` is a live object (PyContext_Enter type-checks it
+        // and fails cleanly if it is not a Context), `callback` and `args` are live and
+        // owned here, and `args` is a tuple. The new reference returned by the call is
+        // released, and any error is fetched before the next C API call.
         unsafe {
             if ffi::PyContext_Enter(ctx) < 0 {
                 return Err(PyErr::fetch(py));
             }
-            let res = ffi::PyObject_Call(
-                self.callback.as_ptr(),
-                self.args.as_ptr(),
-                std::ptr::null_mut(),
-            );
+            let res = ffi::PyObject_Call(callback.as_ptr(), args.as_ptr(), std::ptr::null_mut());
             let outcome = if res.is_null() {
                 Err(PyErr::fetch(py))
             } else {
@@ -124,7 +162,10 @@ impl Handle {
         }
     }
 
-    fn callback_source(&self, py: Python<'_>) -> PyResult<String> {
+    fn callback_source(&self, py: Python<'_>) -> PyResult<Option<String>> {
+        let Some((callback, args)) = self.call_parts(py) else {
+            return Ok(None);
+        };
         let f = FORMAT_CALLBACK.get_or_try_init(py, || {
             Ok::<_, PyErr>(
                 py.import("asyncio.format_helpers")?
@@ -132,9 +173,7 @@ impl Handle {
                     .unbind(),
             )
         })?;
-        f.bind(py)
-            .call1((self.callback.bind(py), self.args.bind(py)))?
-            .extract()
+        f.bind(py).call1((callback, args))?.extract().map(Some)
     }
 
     fn repr_info(&self, py: Python<'_>, class: &str, when: Option<f64>) -> PyResult<String> {
@@ -145,7 +184,9 @@ impl Handle {
         if let Some(w) = when {
             parts.push(format!("when={}", py_float_repr(py, w)?));
         }
-        parts.push(self.callback_source(py)?);
+        if let Some(source) = self.callback_source(py)? {
+            parts.push(source);
+        }
         if let Some(tb) = &self.source_traceback {
             let tb = tb.bind(py);
             if let Ok(last) = tb.get_item(-1) {
@@ -172,11 +213,12 @@ impl Handle {
     }
 
     /// Cancels the callback; a cancelled handle never runs.
-    fn cancel(&self) -> PyResult<()> {
+    fn cancel(&self, py: Python<'_>) -> PyResult<()> {
         if !self.cancelled.swap(true, Relaxed) {
             if let Some(r) = self.timer_of.as_ref().and_then(Weak::upgrade) {
                 r.timer_cancelled();
             }
+            self.release(py);
         }
         Ok(())
     }
@@ -190,13 +232,13 @@ impl Handle {
     }
 
     #[getter]
-    fn _callback(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        Ok(self.callback.clone_ref(py))
+    fn _callback(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        Ok(self.call_parts(py).map(|(f, _)| f))
     }
 
     #[getter]
-    fn _args(&self, py: Python<'_>) -> PyResult<Py<PyTuple>> {
-        Ok(self.args.clone_ref(py))
+    fn _args(&self, py: Python<'_>) -> PyResult<Option<Py<PyTuple>>> {
+        Ok(self.call_parts(py).map(|(_, a)| a))
     }
 
     #[getter]
@@ -216,16 +258,6 @@ impl Handle {
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         self.repr_info(py, "Handle", None)
-    }
-
-    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        visit.call(&self.callback)?;
-        visit.call(&self.args)?;
-        visit.call(&self.context)?;
-        if let Some(tb) = &self.source_traceback {
-            visit.call(tb)?;
-        }
-        Ok(())
     }
 }
 

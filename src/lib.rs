@@ -6,6 +6,7 @@ mod callbacks;
 mod errors;
 mod event_loop;
 mod fast_call;
+mod gil_cell;
 mod handle;
 
 use pyo3::prelude::*;

@@ -538,12 +538,43 @@ def test_timer_heap_is_compacted_when_mostly_cancelled():
     lp.close()
 
 
-def test_handle_repr_matches_asyncio_shape():
+def test_handle_repr_matches_asyncio():
+    def reprs(lp):
+        h = lp.call_soon(print, 1)
+        before = repr(h)
+        h.cancel()
+        t = lp.call_at(12.5, print)
+        out = (before, repr(h), repr(t))
+        t.cancel()
+        lp.close()
+        return out
+
+    assert reprs(oxloop.new_event_loop()) == reprs(asyncio.new_event_loop())
+
+
+@pytest.mark.parametrize("finish", ["run", "cancel"])
+def test_handle_callback_cycles_are_collected(finish):
+    """obj._timer = loop.call_later(..., obj.method) must not leak once the
+    timer ran or was cancelled (oxloop's handles let go of their callback)."""
+    import gc
+    import weakref
+
     lp = oxloop.new_event_loop()
-    h = lp.call_soon(print, 1)
-    assert repr(h).startswith("<Handle print(1)")
-    h.cancel()
-    assert repr(h).startswith("<Handle cancelled print(1)")
-    t = lp.call_at(12.5, print)
-    assert repr(t).startswith("<TimerHandle when=12.5 print()")
+
+    class Owner:
+        def __init__(self):
+            self.timer = lp.call_later(0, self.fire)
+
+        def fire(self):
+            pass
+
+    owner = Owner()
+    ref = weakref.ref(owner)
+    if finish == "cancel":
+        owner.timer.cancel()
+    lp.call_soon(lp.stop)
+    lp.run_forever()
+    del owner
+    gc.collect()
+    assert ref() is None
     lp.close()

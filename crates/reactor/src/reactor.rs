@@ -1,11 +1,11 @@
-//! The reactor: one loop's ready queue, timers, fd table, poller and remote
-//! queue, generic over the handler type `H` so it carries no Python.
+//! The reactor: one loop's ready queue, timers, fd table, poller and
+//! cross-thread waker, generic over the handler type `H` so it carries no Python.
 //!
 //! A loop turn is split into phases so the binding can release the GIL
 //! around the only blocking one:
 //!
-//! 1. [`Reactor::prepare`]: collect work from other threads, drop cancelled
-//!    timers from the top of the heap, and compute the poll timeout;
+//! 1. [`Reactor::prepare`]: drop cancelled timers from the top of the heap
+//!    and compute the poll timeout;
 //! 2. [`Reactor::poll`]: wait in `epoll_wait`, holding no lock;
 //! 3. [`Reactor::collect`]: turn readiness and due timers into ready
 //!    handlers, then hand the whole ready queue over as this turn's batch.
@@ -28,9 +28,9 @@ use crate::interest::Interest;
 use crate::registry::{IoRegistry, Side};
 use crate::sys::epoll::{timeout_to_ms, Epoll, Events};
 use crate::timers::TimerQueue;
-use crate::waker::RemoteQueue;
+use crate::waker::Waker;
 
-/// The epoll token reserved for the remote queue's eventfd.
+/// The epoll token reserved for the waker's eventfd.
 const WAKER_TOKEN: u64 = u64::MAX;
 
 /// What the reactor needs to know about a handler.
@@ -67,7 +67,7 @@ const MIN_TIMERS_TO_COMPACT: usize = 100;
 /// One event loop's scheduling core.
 pub struct Reactor<H> {
     epoll: Epoll,
-    remote: RemoteQueue<H>,
+    waker: Waker,
     state: Guarded<State<H>>,
 }
 
@@ -104,11 +104,11 @@ impl<H: Handler> Reactor<H> {
 
     fn build(state: Guarded<State<H>>) -> io::Result<Self> {
         let epoll = Epoll::new()?;
-        let remote = RemoteQueue::new()?;
-        epoll.add(remote.as_raw_fd(), Interest::READABLE, WAKER_TOKEN)?;
+        let waker = Waker::new()?;
+        epoll.add(waker.as_raw_fd(), Interest::READABLE, WAKER_TOKEN)?;
         Ok(Reactor {
             epoll,
-            remote,
+            waker,
             state,
         })
     }
@@ -118,14 +118,17 @@ impl<H: Handler> Reactor<H> {
         self.state.with(|st| st.ready.push_back(h));
     }
 
-    /// Queues `h` from any thread and wakes the loop.
+    /// Queues `h` and wakes the loop, which may be blocked in `poll` on
+    /// another thread. It goes into the same ready queue as `call_soon`, so
+    /// the order of calls is kept whichever threads made them.
     pub fn call_soon_threadsafe(&self, h: H) -> io::Result<()> {
-        self.remote.push(h)
+        self.state.with(|st| st.ready.push_back(h));
+        self.waker.wake()
     }
 
     /// Wakes the loop from any thread.
     pub fn wake(&self) -> io::Result<()> {
-        self.remote.wake()
+        self.waker.wake()
     }
 
     /// Schedules `h` at the absolute time `when`.
@@ -169,7 +172,7 @@ impl<H: Handler> Reactor<H> {
         self.state.with(|st| f(st.io.get(fd, side)))
     }
 
-    /// Phase 1: gathers remote work, sheds cancelled timers and computes the
+    /// Phase 1: sheds cancelled timers and computes the
     /// wait. Shed handlers go to `dead`, to be dropped without the lock.
     /// `clock` is read only when a timer is pending: reading it costs more
     /// than a whole turn of a callback chain on some machines.
@@ -180,10 +183,8 @@ impl<H: Handler> Reactor<H> {
         batch: &mut VecDeque<H>,
         dead: &mut Vec<H>,
     ) -> Prepared {
-        self.remote.arm();
+        self.waker.arm();
         self.state.with(|st| {
-            self.remote.take_into(&mut st.ready);
-
             let n = st.timers.len();
             if n > MIN_TIMERS_TO_COMPACT && st.cancelled_timers * 2 > n {
                 dead.extend(st.timers.retain(|h| !h.is_cancelled()));
@@ -230,7 +231,7 @@ impl<H: Handler> Reactor<H> {
         self.epoll.wait(events, timeout_ms)
     }
 
-    /// Phase 3: moves ready I/O handlers, remote work and due timers into the
+    /// Phase 3: moves ready I/O handlers and due timers into the
     /// ready queue, then swaps the queue into `batch` (which must be empty).
     /// `clock` is read only when a timer is pending. `clone` copies a handler
     /// that stays registered. Readers and writers found cancelled are
@@ -268,9 +269,8 @@ impl<H: Handler> Reactor<H> {
                 }
             }
             if woke {
-                self.remote.clear_signal()?;
+                self.waker.clear_signal()?;
             }
-            self.remote.take_into(&mut st.ready);
             Self::take_batch(st, clock, batch);
             Ok(())
         })
@@ -312,7 +312,6 @@ impl<H: Handler> Reactor<H> {
             st.cancelled_timers = 0;
             out.extend(st.io.drain(&self.epoll));
         });
-        self.remote.take_into(&mut out);
         out
     }
 }

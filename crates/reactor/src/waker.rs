@@ -1,55 +1,42 @@
-//! The cross-thread waker and the queue other threads feed.
+//! The cross-thread waker: how another thread gets a sleeping loop to look
+//! at its ready queue.
 //!
-//! Another thread pushes work with [`RemoteQueue::push`]; the loop thread
-//! collects it with [`RemoteQueue::take`]. A push wakes a loop blocked in
-//! `epoll_wait` by writing the eventfd, but only the first push after the loop
-//! last looked does so: bursts of pushes cost one syscall.
+//! A thread that queues work (through the reactor's own serialised state)
+//! then calls [`Waker::wake`], which writes the eventfd the loop's poller
+//! watches, but only the first wake after the loop last looked does so:
+//! bursts cost one syscall.
 //!
 //! # Implementation notes
-//! The loop clears `wake_pending` at the top of every turn (if it is set: a
-//! clear flag already guarantees the next push notifies) and only then looks
-//! at `has_items`; a producer sets `has_items` and only then swaps
-//! `wake_pending`. With sequentially consistent ordering, either the loop sees
-//! the items before it decides how long to sleep, or the producer sees
-//! `wake_pending == false` and writes the eventfd. No wake-up is lost.
+//! The loop calls [`Waker::arm`] at the top of every turn (clearing
+//! `wake_pending` if it is set: a clear flag already guarantees the next wake
+//! notifies) and only then looks at its queues; a producer queues first and
+//! only then swaps `wake_pending`. With sequentially consistent ordering,
+//! either the loop sees the work before it decides how long to sleep, or the
+//! producer sees `wake_pending == false` and writes the eventfd. No wake-up
+//! is lost.
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
-use std::sync::Mutex;
 
 use crate::sys::eventfd::EventFd;
 
-/// Items pushed from any thread, plus the eventfd that wakes the loop.
-pub struct RemoteQueue<T> {
-    items: Mutex<Vec<T>>,
-    has_items: AtomicBool,
+/// An eventfd plus the flag that coalesces wake-ups.
+pub struct Waker {
     wake_pending: AtomicBool,
     efd: EventFd,
 }
 
-impl<T> RemoteQueue<T> {
-    /// A queue with a fresh eventfd.
+impl Waker {
+    /// A waker with a fresh eventfd.
     pub fn new() -> io::Result<Self> {
-        Ok(RemoteQueue {
-            items: Mutex::new(Vec::new()),
-            has_items: AtomicBool::new(false),
+        Ok(Waker {
             wake_pending: AtomicBool::new(false),
             efd: EventFd::new()?,
         })
     }
 
-    /// Queues `item` and wakes the loop if it may be asleep.
-    pub fn push(&self, item: T) -> io::Result<()> {
-        {
-            let mut items = self.items.lock().unwrap_or_else(|p| p.into_inner());
-            items.push(item);
-        }
-        self.has_items.store(true, SeqCst);
-        self.wake()
-    }
-
-    /// Wakes the loop without queueing anything.
+    /// Wakes the loop if it may be asleep. Call after queueing the work.
     pub fn wake(&self) -> io::Result<()> {
         if !self.wake_pending.swap(true, SeqCst) {
             self.efd.notify()?;
@@ -57,29 +44,11 @@ impl<T> RemoteQueue<T> {
         Ok(())
     }
 
-    /// Called by the loop at the top of each turn, before it looks for items.
+    /// Called by the loop at the top of each turn, before it looks for work.
     pub fn arm(&self) {
-        // Already clear means the next push notifies anyway: skip the write.
         if self.wake_pending.load(SeqCst) {
             self.wake_pending.store(false, SeqCst);
         }
-    }
-
-    /// Whether items may be waiting (cheap; no lock).
-    pub fn has_items(&self) -> bool {
-        self.has_items.load(SeqCst)
-    }
-
-    /// Moves every queued item to the end of `out`.
-    pub fn take_into(&self, out: &mut impl Extend<T>) {
-        if !self.has_items.load(SeqCst) || !self.has_items.swap(false, SeqCst) {
-            return;
-        }
-        let taken = {
-            let mut items = self.items.lock().unwrap_or_else(|p| p.into_inner());
-            std::mem::take(&mut *items)
-        };
-        out.extend(taken);
     }
 
     /// Consumes the eventfd's readiness after the poller reported it.
@@ -88,7 +57,7 @@ impl<T> RemoteQueue<T> {
     }
 }
 
-impl<T> AsRawFd for RemoteQueue<T> {
+impl AsRawFd for Waker {
     fn as_raw_fd(&self) -> RawFd {
         self.efd.as_raw_fd()
     }
@@ -99,41 +68,40 @@ mod tests {
     use super::*;
     use crate::interest::Interest;
     use crate::sys::epoll::{Epoll, Events};
+    use std::sync::atomic::AtomicUsize;
     use std::sync::Arc;
 
     #[test]
-    fn pushes_from_threads_arrive_and_wake() {
-        let q = Arc::new(RemoteQueue::new().unwrap());
+    fn wakes_coalesce_and_none_is_lost() {
+        let w = Arc::new(Waker::new().unwrap());
+        let queued = Arc::new(AtomicUsize::new(0));
         let ep = Epoll::new().unwrap();
-        ep.add(q.as_raw_fd(), Interest::READABLE, u64::MAX).unwrap();
-        let mut got: Vec<u32> = Vec::new();
+        ep.add(w.as_raw_fd(), Interest::READABLE, 1).unwrap();
         let producers: Vec<_> = (0..4)
-            .map(|t| {
-                let q = Arc::clone(&q);
+            .map(|_| {
+                let (w, queued) = (Arc::clone(&w), Arc::clone(&queued));
                 std::thread::spawn(move || {
-                    for i in 0..1000 {
-                        q.push(t * 1000 + i).unwrap();
+                    for _ in 0..1000 {
+                        queued.fetch_add(1, SeqCst);
+                        w.wake().unwrap();
                     }
                 })
             })
             .collect();
         let mut events = Events::with_capacity(4);
-        while got.len() < 4000 {
-            q.arm();
-            if !q.has_items() {
+        let mut seen = 0;
+        while seen < 4000 {
+            w.arm();
+            let now = queued.load(SeqCst);
+            if now == seen {
                 ep.wait(&mut events, Some(1000)).unwrap();
-                if events.is_empty() {
-                    panic!("lost wake-up");
-                }
-                q.clear_signal().unwrap();
+                assert!(!events.is_empty(), "lost wake-up");
+                w.clear_signal().unwrap();
             }
-            q.take_into(&mut got);
+            seen = now;
         }
         for p in producers {
             p.join().unwrap();
         }
-        got.sort_unstable();
-        got.dedup();
-        assert_eq!(got.len(), 4000);
     }
 }
