@@ -14,12 +14,15 @@ use std::sync::{Arc, Mutex};
 use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PySystemExit, PyTypeError};
 use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
 use reactor::{monotonic, Events, Reactor, Side};
 
 use crate::callbacks::{check_callable, check_callback, fileobj_to_fd};
 use crate::errors::{loop_closed, os_error};
+use crate::gil_cell::GilCell;
 use crate::handle::{Handle, HandleRef, TimerHandle};
+use crate::pycall::vectorcall;
 
 /// The reactor specialised to Python handles.
 pub type PyReactor = Reactor<HandleRef>;
@@ -38,6 +41,47 @@ pub struct CoreLoop {
     thread_id: AtomicU64,
     slow_callback_duration: AtomicU64,
     events: Mutex<Option<Events>>,
+    task_factory: GilCell<Option<Py<PyAny>>>,
+}
+
+static FUTURE_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static TASK_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// Keyword-name tuples for vectorcalls, built once: index bit 0 adds
+/// `name`, bit 1 adds `context`, after `loop`; index 4 is `("context",)`.
+static KWNAMES: [PyOnceLock<Py<PyTuple>>; 5] = [const { PyOnceLock::new() }; 5];
+
+fn kwnames(py: Python<'_>, index: usize) -> PyResult<&Bound<'_, PyTuple>> {
+    let cell = KWNAMES
+        .get(index)
+        .ok_or_else(|| pyo3::exceptions::PySystemError::new_err("bad kwnames index"))?;
+    cell.get_or_try_init(py, || {
+        let names: Vec<&str> = if index == 4 {
+            vec!["context"]
+        } else {
+            let mut v = vec!["loop"];
+            if index & 1 != 0 {
+                v.push("name");
+            }
+            if index & 2 != 0 {
+                v.push("context");
+            }
+            v
+        };
+        Ok::<_, PyErr>(PyTuple::new(py, names)?.unbind())
+    })
+    .map(|t| t.bind(py))
+}
+
+fn asyncio_attr<'py>(
+    py: Python<'py>,
+    cell: &'static PyOnceLock<Py<PyAny>>,
+    name: &str,
+) -> PyResult<&'py Bound<'py, PyAny>> {
+    cell.get_or_try_init(py, || {
+        Ok::<_, PyErr>(py.import("asyncio")?.getattr(name)?.unbind())
+    })
+    .map(|t| t.bind(py))
 }
 
 fn current_thread_id() -> u64 {
@@ -309,6 +353,7 @@ impl CoreLoop {
             thread_id: AtomicU64::new(0),
             slow_callback_duration: AtomicU64::new(0.1f64.to_bits()),
             events: Mutex::new(None),
+            task_factory: GilCell::new(None),
         })
     }
 
@@ -421,6 +466,107 @@ impl CoreLoop {
         Ok(self
             .reactor
             .with_io(fd, side, |h| h.map(|h| h.0.clone_ref(py))))
+    }
+
+    /// A new `asyncio.Future` bound to this loop.
+    fn create_future<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let future = asyncio_attr(py, &FUTURE_TYPE, "Future")?;
+        vectorcall(future, &[slf.as_ptr()], Some(kwnames(py, 0)?))
+    }
+
+    /// Wraps `coro` in a task on this loop (through the task factory, if set).
+    #[pyo3(signature = (coro, *, name=None, context=None))]
+    fn create_task<'py>(
+        slf: &Bound<'py, Self>,
+        coro: Bound<'py, PyAny>,
+        name: Option<Bound<'py, PyAny>>,
+        context: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let this = slf.get();
+        this.check_closed()?;
+        let name = name.filter(|n| !n.is_none());
+        let context = context.filter(|c| !c.is_none());
+        // SAFETY: the closure only increments a reference count.
+        let factory = unsafe {
+            this.task_factory
+                .with(py, |f| f.as_ref().map(|f| f.clone_ref(py)))
+        };
+        let Some(factory) = factory else {
+            let task_type = asyncio_attr(py, &TASK_TYPE, "Task")?;
+            let mut args = [
+                coro.as_ptr(),
+                slf.as_ptr(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            ];
+            let mut n = 2;
+            let mut variant = 0;
+            if let Some(name) = &name {
+                args[n] = name.as_ptr();
+                n += 1;
+                variant |= 1;
+            }
+            if let Some(c) = &context {
+                args[n] = c.as_ptr();
+                n += 1;
+                variant |= 2;
+            }
+            let task = vectorcall(task_type, &args[..n], Some(kwnames(py, variant)?))?;
+            if this.debug.load(Relaxed) {
+                // Drop the frame of this call from the creation traceback, as asyncio does.
+                let tb = task.getattr(intern!(py, "_source_traceback"))?;
+                if tb.is_truthy()? {
+                    tb.del_item(-1)?;
+                }
+            }
+            return Ok(task);
+        };
+        let factory = factory.bind(py);
+        let task = match &context {
+            None => factory.call1((slf, &coro))?,
+            Some(c) => {
+                let names = kwnames(py, 4)?;
+                vectorcall(
+                    factory,
+                    &[slf.as_ptr(), coro.as_ptr(), c.as_ptr()],
+                    Some(names),
+                )?
+            }
+        };
+        if let Some(n) = name {
+            match task.call_method1(intern!(py, "set_name"), (n,)) {
+                Ok(_) => {}
+                Err(e) if e.is_instance_of::<pyo3::exceptions::PyAttributeError>(py) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(task)
+    }
+
+    fn set_task_factory(&self, py: Python<'_>, factory: Option<Bound<'_, PyAny>>) -> PyResult<()> {
+        let factory = factory.filter(|f| !f.is_none());
+        if let Some(f) = &factory {
+            if !f.is_callable() {
+                return Err(PyTypeError::new_err(
+                    "task factory must be a callable or None",
+                ));
+            }
+        }
+        let new = factory.map(Bound::unbind);
+        // SAFETY: the closure only swaps values; the old factory is dropped afterwards.
+        let old = unsafe { self.task_factory.with(py, |f| std::mem::replace(f, new)) };
+        drop(old);
+        Ok(())
+    }
+
+    fn get_task_factory(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        // SAFETY: the closure only increments a reference count.
+        Ok(unsafe {
+            self.task_factory
+                .with(py, |f| f.as_ref().map(|f| f.clone_ref(py)))
+        })
     }
 
     /// Asks the running loop to stop after the current turn.

@@ -8,6 +8,7 @@ mod event_loop;
 mod fast_call;
 mod gil_cell;
 mod handle;
+mod pycall;
 
 use pyo3::prelude::*;
 

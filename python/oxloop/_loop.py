@@ -54,7 +54,6 @@ class Loop(SocketMixin, SignalMixin, _core.CoreLoop, asyncio.AbstractEventLoop):
         self._default_executor = None
         self._executor_shutdown_called = False
         self._exception_handler = None
-        self._task_factory = None
         self._asyncgens = weakref.WeakSet()
         self._asyncgens_shutdown_called = False
         self._coroutine_origin_tracking_enabled = False
@@ -161,34 +160,8 @@ class Loop(SocketMixin, SignalMixin, _core.CoreLoop, asyncio.AbstractEventLoop):
 
     # -- futures and tasks --------------------------------------------------------
 
-    def create_future(self):
-        return futures.Future(loop=self)
-
-    def create_task(self, coro, *, name=None, context=None):
-        self._check_closed()
-        if self._task_factory is None:
-            task = tasks.Task(coro, loop=self, name=name, context=context)
-            if task._source_traceback:
-                del task._source_traceback[-1]
-        else:
-            if context is None:
-                task = self._task_factory(self, coro)
-            else:
-                task = self._task_factory(self, coro, context=context)
-            if name is not None:
-                try:
-                    task.set_name(name)
-                except AttributeError:
-                    pass
-        return task
-
-    def set_task_factory(self, factory):
-        if factory is not None and not callable(factory):
-            raise TypeError("task factory must be a callable or None")
-        self._task_factory = factory
-
-    def get_task_factory(self):
-        return self._task_factory
+    # create_future, create_task, set_task_factory and get_task_factory are
+    # implemented by _core.CoreLoop.
 
     # -- errors -----------------------------------------------------------------------
 
