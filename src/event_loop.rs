@@ -143,6 +143,68 @@ impl CoreLoop {
         }
     }
 
+    /// `call_soon_threadsafe`'s work; `fast_call` unpacks the arguments.
+    pub(crate) fn call_soon_threadsafe_impl(
+        &self,
+        py: Python<'_>,
+        callback: Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+        context: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<Handle>> {
+        self.check_closed()?;
+        self.check_callback(py, &callback, "call_soon_threadsafe", false)?;
+        let handle = untracked(Py::new(py, self.new_handle(py, callback, args, context)?)?);
+        self.reactor
+            .call_soon_threadsafe(HandleRef(handle.clone_ref(py)))
+            .map_err(os_error)?;
+        Ok(handle)
+    }
+
+    /// `call_later`'s work; `fast_call` unpacks the arguments.
+    pub(crate) fn call_later_impl(
+        &self,
+        py: Python<'_>,
+        delay: Bound<'_, PyAny>,
+        callback: Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+        context: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<TimerHandle>> {
+        if delay.is_none() {
+            return Err(PyTypeError::new_err("delay must not be None"));
+        }
+        let delay: f64 = delay.extract().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "unsupported operand type(s) for +: 'float' and '{}'",
+                delay
+                    .get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ))
+        })?;
+        self.check_closed()?;
+        self.check_callback(py, &callback, "call_at", true)?;
+        self.schedule_at(py, monotonic() + delay, callback, args, context)
+    }
+
+    /// `call_at`'s work; `fast_call` unpacks the arguments.
+    pub(crate) fn call_at_impl(
+        &self,
+        py: Python<'_>,
+        when: Bound<'_, PyAny>,
+        callback: Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+        context: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Py<TimerHandle>> {
+        if when.is_none() {
+            return Err(PyTypeError::new_err("when cannot be None"));
+        }
+        let when: f64 = when.extract()?;
+        self.check_closed()?;
+        self.check_callback(py, &callback, "call_at", true)?;
+        self.schedule_at(py, when, callback, args, context)
+    }
+
     /// `call_soon`'s work; `fast_call` unpacks the arguments.
     pub(crate) fn call_soon_impl(
         &self,
@@ -360,68 +422,6 @@ impl CoreLoop {
     /// The loop's clock: `time.monotonic()`.
     fn time(&self) -> PyResult<f64> {
         Ok(monotonic())
-    }
-
-    #[pyo3(signature = (callback, *args, context=None))]
-    fn call_soon_threadsafe(
-        &self,
-        py: Python<'_>,
-        callback: Bound<'_, PyAny>,
-        args: Bound<'_, PyTuple>,
-        context: Option<Bound<'_, PyAny>>,
-    ) -> PyResult<Py<Handle>> {
-        self.check_closed()?;
-        self.check_callback(py, &callback, "call_soon_threadsafe", false)?;
-        let handle = untracked(Py::new(py, self.new_handle(py, callback, args, context)?)?);
-        self.reactor
-            .call_soon_threadsafe(HandleRef(handle.clone_ref(py)))
-            .map_err(os_error)?;
-        Ok(handle)
-    }
-
-    #[pyo3(signature = (delay, callback, *args, context=None))]
-    fn call_later(
-        &self,
-        py: Python<'_>,
-        delay: Bound<'_, PyAny>,
-        callback: Bound<'_, PyAny>,
-        args: Bound<'_, PyTuple>,
-        context: Option<Bound<'_, PyAny>>,
-    ) -> PyResult<Py<TimerHandle>> {
-        if delay.is_none() {
-            return Err(PyTypeError::new_err("delay must not be None"));
-        }
-        let delay: f64 = delay.extract().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "unsupported operand type(s) for +: 'float' and '{}'",
-                delay
-                    .get_type()
-                    .name()
-                    .map(|n| n.to_string())
-                    .unwrap_or_default()
-            ))
-        })?;
-        self.check_closed()?;
-        self.check_callback(py, &callback, "call_at", true)?;
-        self.schedule_at(py, monotonic() + delay, callback, args, context)
-    }
-
-    #[pyo3(signature = (when, callback, *args, context=None))]
-    fn call_at(
-        &self,
-        py: Python<'_>,
-        when: Bound<'_, PyAny>,
-        callback: Bound<'_, PyAny>,
-        args: Bound<'_, PyTuple>,
-        context: Option<Bound<'_, PyAny>>,
-    ) -> PyResult<Py<TimerHandle>> {
-        if when.is_none() {
-            return Err(PyTypeError::new_err("when cannot be None"));
-        }
-        let when: f64 = when.extract()?;
-        self.check_closed()?;
-        self.check_callback(py, &callback, "call_at", true)?;
-        self.schedule_at(py, when, callback, args, context)
     }
 
     #[pyo3(signature = (fd, callback, *args))]

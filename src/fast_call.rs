@@ -1,12 +1,13 @@
-//! `CoreLoop.call_soon` as a raw vectorcall method.
+//! The scheduling methods as raw vectorcall methods: `call_soon`,
+//! `call_soon_threadsafe`, `call_later` and `call_at`.
 //!
-//! `call_soon` runs once per callback in every asyncio program (each task
-//! step and each future callback goes through it), so it skips PyO3's generic
-//! argument parser and trampoline: CPython hands it the arguments as a C
-//! array, it builds the `*args` tuple directly and looks for the one keyword
-//! it accepts. The method is installed into `CoreLoop`'s type dict when the
-//! module loads. Everything it does after unpacking is the same
-//! `CoreLoop::call_soon_impl` that the rest of the crate uses.
+//! These run once per callback in every asyncio program (each task step and
+//! each future callback goes through `call_soon`), so they skip PyO3's
+//! generic argument parser and trampoline: CPython hands them the arguments
+//! as a C array, they build the `*args` tuple directly and look for the one
+//! keyword they accept (`context`). They are installed into `CoreLoop`'s type
+//! dict when the module loads. The work after unpacking is done by the
+//! `CoreLoop::*_impl` methods.
 
 use std::ptr;
 
@@ -24,54 +25,60 @@ struct MethodDef(ffi::PyMethodDef);
 // 'static C strings and to a function; CPython reads it from any thread under the GIL.
 unsafe impl Sync for MethodDef {}
 
-static CALL_SOON_DEF: MethodDef = MethodDef(ffi::PyMethodDef {
-    ml_name: c"call_soon".as_ptr(),
-    ml_meth: ffi::PyMethodDefPointer {
-        PyCFunctionFastWithKeywords: call_soon_vectorcall,
-    },
-    ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
-    ml_doc: c"call_soon(callback, *args, context=None)\n--\n\nArrange for callback(*args) to be called on the next loop turn.".as_ptr(),
-});
+/// Unpacked `(lead..., callback, *args, context=None)`: the leading
+/// positional parameters (the callback last), the rest as a tuple, and the
+/// context keyword.
+struct Unpacked<'py, const N: usize> {
+    lead: [Bound<'py, PyAny>; N],
+    rest: Bound<'py, PyTuple>,
+    context: Option<Bound<'py, PyAny>>,
+}
 
-/// `call_soon`'s arguments: the callback, its positional arguments, `context`.
-type CallSoonArgs<'py> = (
-    Bound<'py, PyAny>,
-    Bound<'py, PyTuple>,
-    Option<Bound<'py, PyAny>>,
-);
-
-/// Unpacks `(callback, *args, context=None)` from a vectorcall argument array.
+/// Unpacks a vectorcall argument array for a method named `method` whose
+/// first `N` parameters, named `params`, are required positionals.
 ///
 /// # Safety
 /// `args` must point to `nargs + len(kwnames)` valid object pointers, and
 /// `kwnames` must be NULL or a tuple of strings, as CPython guarantees for a
 /// `METH_FASTCALL | METH_KEYWORDS` method. The GIL must be held.
-unsafe fn unpack<'py>(
+unsafe fn unpack<'py, const N: usize>(
     py: Python<'py>,
+    method: &str,
+    params: [&str; N],
     args: *const *mut ffi::PyObject,
     nargs: ffi::Py_ssize_t,
     kwnames: *mut ffi::PyObject,
-) -> PyResult<CallSoonArgs<'py>> {
-    if nargs < 1 {
-        return Err(PyTypeError::new_err(
-            "call_soon() missing 1 required positional argument: 'callback'",
-        ));
+) -> PyResult<Unpacked<'py, N>> {
+    let n = N as ffi::Py_ssize_t;
+    if nargs < n {
+        let missing = &params[nargs.max(0) as usize..];
+        let names: Vec<String> = missing.iter().map(|p| format!("'{p}'")).collect();
+        let plural = if missing.len() == 1 {
+            "argument"
+        } else {
+            "arguments"
+        };
+        return Err(PyTypeError::new_err(format!(
+            "{method}() missing {} required positional {plural}: {}",
+            missing.len(),
+            names.join(" and ")
+        )));
     }
     // SAFETY (whole block): guaranteed by this function's contract; every pointer read
     // lies within the `nargs + nkw` array, and borrowed references are turned into owned
     // ones before anything can release them.
     unsafe {
-        let callback = Bound::from_borrowed_ptr(py, *args);
-        let rest = nargs - 1;
-        let tuple = ffi::PyTuple_New(rest);
-        let tuple = Bound::from_owned_ptr_or_err(py, tuple)?;
-        for i in 0..rest {
-            let item = *args.offset(i + 1);
+        let lead: [Bound<'py, PyAny>; N] =
+            std::array::from_fn(|i| Bound::from_borrowed_ptr(py, *args.add(i)));
+        let rest_len = nargs - n;
+        let tuple = Bound::from_owned_ptr_or_err(py, ffi::PyTuple_New(rest_len))?;
+        for i in 0..rest_len {
+            let item = *args.offset(n + i);
             ffi::Py_INCREF(item);
             // PyTuple_SET_ITEM steals the reference just taken.
             ffi::PyTuple_SET_ITEM(tuple.as_ptr(), i, item);
         }
-        let tuple = tuple.cast_into_unchecked::<PyTuple>();
+        let rest = tuple.cast_into_unchecked::<PyTuple>();
 
         let mut context = None;
         if !kwnames.is_null() {
@@ -82,13 +89,13 @@ unsafe fn unpack<'py>(
                 let is_context = name.is(context_name) || name.eq(context_name)?;
                 if !is_context {
                     return Err(PyTypeError::new_err(format!(
-                        "call_soon() got an unexpected keyword argument '{name}'"
+                        "{method}() got an unexpected keyword argument '{name}'"
                     )));
                 }
                 if context.is_some() {
-                    return Err(PyTypeError::new_err(
-                        "call_soon() got multiple values for argument 'context'",
-                    ));
+                    return Err(PyTypeError::new_err(format!(
+                        "{method}() got multiple values for argument 'context'"
+                    )));
                 }
                 context = Some(Bound::from_borrowed_ptr(
                     py,
@@ -96,39 +103,27 @@ unsafe fn unpack<'py>(
                 ));
             }
         }
-        Ok((callback, tuple, context))
+        Ok(Unpacked {
+            lead,
+            rest,
+            context,
+        })
     }
 }
 
-unsafe extern "C" fn call_soon_vectorcall(
-    slf: *mut ffi::PyObject,
-    args: *const *mut ffi::PyObject,
-    nargsf: ffi::Py_ssize_t,
-    kwnames: *mut ffi::PyObject,
+/// Runs `body` as the implementation of a raw method: Rust panics become a
+/// `SystemError`, errors are set as the current exception and NULL returned.
+fn guard(
+    py: Python<'_>,
+    method: &str,
+    body: impl FnOnce() -> PyResult<*mut ffi::PyObject>,
 ) -> *mut ffi::PyObject {
-    // SAFETY: CPython calls a METH_FASTCALL method with the GIL held.
-    let py = unsafe { Python::assume_attached() };
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
-        || -> PyResult<*mut ffi::PyObject> {
-            // SAFETY: the method descriptor installed on CoreLoop checks that `slf` is a
-            // CoreLoop (or subclass) instance before calling, so the unchecked cast holds;
-            // the argument array and kwnames satisfy `unpack`'s contract (CPython's).
-            unsafe {
-                let slf = Bound::from_borrowed_ptr(py, slf);
-                let core = slf.cast_unchecked::<CoreLoop>();
-                let nargs = ffi::PyVectorcall_NARGS(nargsf as usize);
-                let (callback, tuple, context) = unpack(py, args, nargs, kwnames)?;
-                let handle = core.get().call_soon_impl(py, callback, tuple, context)?;
-                Ok(handle.into_ptr())
-            }
-        },
-    ));
-    let result = match outcome {
-        Ok(r) => r,
-        Err(_) => Err(PySystemError::new_err(
-            "oxloop: internal error (Rust panic) in call_soon",
-        )),
-    };
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
+    let result = outcome.unwrap_or_else(|_| {
+        Err(PySystemError::new_err(format!(
+            "oxloop: internal error (Rust panic) in {method}"
+        )))
+    });
     match result {
         Ok(p) => p,
         Err(e) => {
@@ -138,18 +133,103 @@ unsafe extern "C" fn call_soon_vectorcall(
     }
 }
 
-/// Installs the raw `call_soon` into `CoreLoop`'s type dict.
+/// Defines a raw vectorcall method `$fn_name` and its `PyMethodDef`
+/// `$def`: it unpacks `$params` plus `*args` and `context`, then calls
+/// `CoreLoop::$impl_fn(py, lead..., rest, context)`.
+macro_rules! raw_method {
+    ($def:ident, $fn_name:ident, $name:literal, $doc:literal, [$($p:ident),+], $impl_fn:ident) => {
+        unsafe extern "C" fn $fn_name(
+            slf: *mut ffi::PyObject,
+            args: *const *mut ffi::PyObject,
+            nargsf: ffi::Py_ssize_t,
+            kwnames: *mut ffi::PyObject,
+        ) -> *mut ffi::PyObject {
+            // SAFETY: CPython calls a METH_FASTCALL method with the GIL held.
+            let py = unsafe { Python::assume_attached() };
+            guard(py, $name, || {
+                // SAFETY: the method descriptor installed on CoreLoop checks that `slf`
+                // is a CoreLoop (or subclass) instance before calling, so the unchecked
+                // cast holds; the argument array and kwnames satisfy `unpack`'s contract.
+                unsafe {
+                    let slf = Bound::from_borrowed_ptr(py, slf);
+                    let core = slf.cast_unchecked::<CoreLoop>();
+                    let nargs = ffi::PyVectorcall_NARGS(nargsf as usize);
+                    let u = unpack(py, $name, [$(stringify!($p)),+], args, nargs, kwnames)?;
+                    let [$($p),+] = u.lead;
+                    let obj = core.get().$impl_fn(py, $($p),+, u.rest, u.context)?;
+                    Ok(obj.into_ptr())
+                }
+            })
+        }
+
+        static $def: MethodDef = MethodDef(ffi::PyMethodDef {
+            ml_name: const { match std::ffi::CStr::from_bytes_with_nul(concat!($name, "\0").as_bytes()) { Ok(s) => s.as_ptr(), Err(_) => panic!("bad name") } },
+            ml_meth: ffi::PyMethodDefPointer {
+                PyCFunctionFastWithKeywords: $fn_name,
+            },
+            ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
+            ml_doc: const { match std::ffi::CStr::from_bytes_with_nul(concat!($doc, "\0").as_bytes()) { Ok(s) => s.as_ptr(), Err(_) => panic!("bad doc") } },
+        });
+    };
+}
+
+raw_method!(
+    CALL_SOON_DEF,
+    call_soon_vectorcall,
+    "call_soon",
+    "call_soon(callback, *args, context=None)\n--\n\nArrange for callback(*args) to be called on the next loop turn.",
+    [callback],
+    call_soon_impl
+);
+raw_method!(
+    CALL_SOON_THREADSAFE_DEF,
+    call_soon_threadsafe_vectorcall,
+    "call_soon_threadsafe",
+    "call_soon_threadsafe(callback, *args, context=None)\n--\n\nLike call_soon(), but callable from any thread; wakes the loop.",
+    [callback],
+    call_soon_threadsafe_impl
+);
+raw_method!(
+    CALL_LATER_DEF,
+    call_later_vectorcall,
+    "call_later",
+    "call_later(delay, callback, *args, context=None)\n--\n\nArrange for callback(*args) to be called after delay seconds.",
+    [delay, callback],
+    call_later_impl
+);
+raw_method!(
+    CALL_AT_DEF,
+    call_at_vectorcall,
+    "call_at",
+    "call_at(when, callback, *args, context=None)\n--\n\nArrange for callback(*args) to be called at loop time when.",
+    [when, callback],
+    call_at_impl
+);
+
+/// Installs the raw methods into `CoreLoop`'s type dict.
 pub fn install(py: Python<'_>) -> PyResult<()> {
     let tp = py.get_type::<CoreLoop>();
-    // SAFETY: the definition is 'static, and `tp` is a live type object; the descriptor
-    // returned is a new reference (or NULL with an exception set).
-    let descr = unsafe {
-        let def = ptr::addr_of!(CALL_SOON_DEF.0).cast_mut();
-        Bound::from_owned_ptr_or_err(
-            py,
-            ffi::PyDescr_NewMethod(tp.as_ptr().cast::<ffi::PyTypeObject>(), def),
-        )?
-    };
-    tp.setattr("call_soon", descr)?;
+    for def in [
+        &CALL_SOON_DEF,
+        &CALL_SOON_THREADSAFE_DEF,
+        &CALL_LATER_DEF,
+        &CALL_AT_DEF,
+    ] {
+        // SAFETY: the definition is 'static, and `tp` is a live type object; the
+        // descriptor returned is a new reference (or NULL with an exception set), and
+        // `ml_name` is a valid NUL-terminated string.
+        let (descr, name) = unsafe {
+            let raw = ptr::addr_of!(def.0).cast_mut();
+            let descr = Bound::from_owned_ptr_or_err(
+                py,
+                ffi::PyDescr_NewMethod(tp.as_ptr().cast::<ffi::PyTypeObject>(), raw),
+            )?;
+            let name = std::ffi::CStr::from_ptr(def.0.ml_name)
+                .to_str()
+                .map_err(|e| PySystemError::new_err(e.to_string()))?;
+            (descr, name)
+        };
+        tp.setattr(name, descr)?;
+    }
     Ok(())
 }
