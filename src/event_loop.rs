@@ -358,7 +358,9 @@ impl CoreLoop {
                 continue;
             }
             let t0 = if debug { monotonic() } else { 0.0 };
-            if let Err(err) = handle.run(py) {
+            // Debug mode keeps the callback through the run, for the slow-callback report.
+            let take = handle.is_one_shot() && !debug;
+            if let Err(err) = handle.run(py, take) {
                 if is_fatal(py, &err) {
                     self.reactor.requeue_front(batch);
                     return Err(err);

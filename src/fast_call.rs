@@ -17,6 +17,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use crate::event_loop::CoreLoop;
+use crate::gil_cell::GilCell;
 
 /// A `PyMethodDef` that can live in a `static`.
 struct MethodDef(ffi::PyMethodDef);
@@ -32,6 +33,30 @@ struct Unpacked<'py, const N: usize> {
     lead: [Bound<'py, PyAny>; N],
     rest: Bound<'py, PyTuple>,
     context: Option<Bound<'py, PyAny>>,
+}
+
+/// The last keyword-name tuple seen that was exactly `("context",)`. The C
+/// Task and Future pass the same tuple object on every call (whose string is
+/// not interned), so one pointer comparison recognises it.
+static CONTEXT_KWNAMES: GilCell<Option<Py<PyTuple>>> = GilCell::new(None);
+
+fn is_known_context_kwnames(py: Python<'_>, kwnames: *mut ffi::PyObject) -> bool {
+    // SAFETY: the closure only compares pointers.
+    unsafe {
+        CONTEXT_KWNAMES.with(py, |known| {
+            known.as_ref().is_some_and(|k| k.as_ptr() == kwnames)
+        })
+    }
+}
+
+fn remember_context_kwnames(py: Python<'_>, names: &Bound<'_, PyTuple>) {
+    if names.len() != 1 {
+        return;
+    }
+    let new = Some(names.clone().unbind());
+    // SAFETY: the closure only swaps values; the old tuple is dropped afterwards.
+    let old = unsafe { CONTEXT_KWNAMES.with(py, |known| std::mem::replace(known, new)) };
+    drop(old);
 }
 
 /// Unpacks a vectorcall argument array for a method named `method` whose
@@ -81,7 +106,9 @@ unsafe fn unpack<'py, const N: usize>(
         let rest = tuple.cast_into_unchecked::<PyTuple>();
 
         let mut context = None;
-        if !kwnames.is_null() {
+        if !kwnames.is_null() && is_known_context_kwnames(py, kwnames) {
+            context = Some(Bound::from_borrowed_ptr(py, *args.offset(nargs)));
+        } else if !kwnames.is_null() {
             let names = Bound::from_borrowed_ptr(py, kwnames).cast_into_unchecked::<PyTuple>();
             let context_name = pyo3::intern!(py, "context");
             for (i, name) in names.iter().enumerate() {
@@ -102,6 +129,7 @@ unsafe fn unpack<'py, const N: usize>(
                     *args.offset(nargs + i as isize),
                 ));
             }
+            remember_context_kwnames(py, &names);
         }
         Ok(Unpacked {
             lead,

@@ -134,15 +134,49 @@ impl Handle {
     /// Runs the callback inside its context. The error, if any, is the
     /// callback's own (or the context's, if it is already entered elsewhere).
     /// A handle that let go of its callback does nothing.
-    pub(crate) fn run(&self, py: Python<'_>) -> PyResult<()> {
-        let Some((callback, args)) = self.call_parts(py) else {
+    ///
+    /// With `take`, the handle gives up its callback for the call (the
+    /// dispatch loop's fast path for one-shot handles) and gets it back only
+    /// if the call failed, so the error report can show it.
+    pub(crate) fn run(&self, py: Python<'_>, take: bool) -> PyResult<()> {
+        let parts = if take {
+            // SAFETY: the closure only moves the value out.
+            unsafe { self.call.with(py, Option::take) }
+        } else {
+            self.call_parts(py)
+        };
+        let Some((callback, args)) = parts else {
             return Ok(());
         };
+        let outcome = self.call_in_context(py, &callback, &args);
+        if take && outcome.is_err() {
+            let parts = Some((callback, args));
+            // SAFETY: the closure only moves values; what it hands back is dropped after.
+            let leftover = unsafe {
+                self.call.with(py, |c| {
+                    if c.is_none() {
+                        std::mem::replace(c, parts)
+                    } else {
+                        parts
+                    }
+                })
+            };
+            drop(leftover);
+        }
+        outcome
+    }
+
+    fn call_in_context(
+        &self,
+        py: Python<'_>,
+        callback: &Py<PyAny>,
+        args: &Py<PyTuple>,
+    ) -> PyResult<()> {
         let ctx = self.context.as_ptr();
         // SAFETY: the GIL is held; `ctx` is a live object (PyContext_Enter type-checks it
         // and fails cleanly if it is not a Context), `callback` and `args` are live and
-        // owned here, and `args` is a tuple. The new reference returned by the call is
-        // released, and any error is fetched before the next C API call.
+        // owned by the caller, and `args` is a tuple. The new reference returned by the
+        // call is released, and any error is fetched before the next C API call.
         unsafe {
             if ffi::PyContext_Enter(ctx) < 0 {
                 return Err(PyErr::fetch(py));

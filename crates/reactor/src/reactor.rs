@@ -183,7 +183,6 @@ impl<H: Handler> Reactor<H> {
         batch: &mut VecDeque<H>,
         dead: &mut Vec<H>,
     ) -> Prepared {
-        self.waker.arm();
         self.state.with(|st| {
             let n = st.timers.len();
             if n > MIN_TIMERS_TO_COMPACT && st.cancelled_timers * 2 > n {
@@ -213,6 +212,14 @@ impl<H: Handler> Reactor<H> {
                     .map(|(when, _)| (when - clock()).clamp(0.0, 86_400.0))
             };
             let timeout_ms = timeout_to_ms(timeout);
+            if timeout_ms != Some(0) {
+                // About to sleep: from here on a queued handler must wake us. Arming
+                // while holding the state means a producer either queued before (and
+                // the queue was not empty) or will queue after, and then notify.
+                // A loop that is not going to sleep leaves the flag set, so producers
+                // feeding a busy loop make no syscalls at all.
+                self.waker.arm();
+            }
             let needs_poll = timeout_ms != Some(0) || !st.io.is_empty();
             if !needs_poll {
                 // Nothing can come from the kernel: collect now, under this lock.

@@ -7,13 +7,13 @@
 //! bursts cost one syscall.
 //!
 //! # Implementation notes
-//! The loop calls [`Waker::arm`] at the top of every turn (clearing
-//! `wake_pending` if it is set: a clear flag already guarantees the next wake
-//! notifies) and only then looks at its queues; a producer queues first and
-//! only then swaps `wake_pending`. With sequentially consistent ordering,
-//! either the loop sees the work before it decides how long to sleep, or the
-//! producer sees `wake_pending == false` and writes the eventfd. No wake-up
-//! is lost.
+//! The loop calls [`Waker::arm`] only when it is about to sleep, after it
+//! found its queues empty and while it still holds the state the producers
+//! queue into; a producer queues first and only then swaps `wake_pending`.
+//! Either the producer queued before the loop looked (and the loop does not
+//! sleep), or it queues after the arm and sees `wake_pending == false`, and
+//! writes the eventfd. No wake-up is lost, and while the loop is busy the
+//! flag stays set, so producers make no syscalls.
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
