@@ -40,6 +40,12 @@ pub struct Handle {
     /// `callback(*args)`, until the handle can never run again.
     call: GilCell<Option<(Py<PyAny>, Py<PyTuple>)>>,
     context: Py<PyAny>,
+    /// The context is a copy only this handle refers to, kept off the
+    /// collector's list (a pending batch of 200k callbacks would otherwise
+    /// add 200k objects for every full collection to walk). Nothing can hold
+    /// it in a reference cycle while it is private; it is tracked again
+    /// before it is shared (`get_context`) or released.
+    context_private: AtomicBool,
     cancelled: AtomicBool,
     /// False for reader/writer handles, which run on every readiness.
     one_shot: bool,
@@ -67,22 +73,46 @@ impl Handle {
         context: Option<Bound<'_, PyAny>>,
         source_traceback: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
-        let context = match context {
-            Some(c) if !c.is_none() => c.unbind(),
+        let (context, private) = match context {
+            Some(c) if !c.is_none() => (c.unbind(), false),
             _ => {
                 // SAFETY: the GIL is held; PyContext_CopyCurrent returns a new reference
-                // or NULL with an exception set, which from_owned_ptr_or_err handles.
-                unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_CopyCurrent())? }.unbind()
+                // (a tracked container) or NULL with an exception set. Untracking it is
+                // undone before anyone else can see it (`share_context`) and before our
+                // reference goes (`Drop`), so CPython's dealloc always finds it tracked.
+                let ctx = unsafe {
+                    let ctx = Bound::from_owned_ptr_or_err(py, ffi::PyContext_CopyCurrent())?;
+                    ffi::PyObject_GC_UnTrack(ctx.as_ptr().cast());
+                    ctx
+                };
+                (ctx.unbind(), true)
             }
         };
         Ok(Handle {
             call: GilCell::new(Some((callback.unbind(), args.unbind()))),
             context,
+            context_private: AtomicBool::new(private),
             cancelled: AtomicBool::new(false),
             one_shot: true,
             timer_of: None,
             source_traceback,
         })
+    }
+
+    /// Puts a private context copy back on the collector's list: it is
+    /// about to be shared, or released.
+    fn share_context(&self, _py: Python<'_>) {
+        if self.context_private.swap(false, Relaxed) {
+            let ctx = self.context.as_ptr();
+            // SAFETY: the GIL is held (token); `ctx` is a live context object that was
+            // untracked by `new`; it is tracked only if it is not already, since tracking
+            // a tracked object aborts the interpreter.
+            unsafe {
+                if ffi::PyObject_GC_IsTracked(ctx) == 0 {
+                    ffi::PyObject_GC_Track(ctx.cast());
+                }
+            }
+        }
     }
 
     /// Marks the handle as one that runs each time its fd is ready.
@@ -262,6 +292,7 @@ impl Handle {
     }
 
     fn get_context(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.share_context(py);
         Ok(self.context.clone_ref(py))
     }
 
@@ -277,6 +308,7 @@ impl Handle {
 
     #[getter]
     fn _context(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.share_context(py);
         Ok(self.context.clone_ref(py))
     }
 
@@ -292,6 +324,17 @@ impl Handle {
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         self.repr_info(py, "Handle", None)
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        if *self.context_private.get_mut() {
+            // Our reference to the context is about to go: CPython's dealloc expects a
+            // tracked object. Handles are dropped by their Python object's dealloc, with
+            // the GIL held; attach() is then only a counter increment.
+            Python::attach(|py| self.share_context(py));
+        }
     }
 }
 
