@@ -578,3 +578,44 @@ def test_handle_callback_cycles_are_collected(finish):
     gc.collect()
     assert ref() is None
     lp.close()
+
+
+def test_closing_loops_leaks_no_fds():
+    def open_fds():
+        return len(os.listdir("/proc/self/fd"))
+
+    lp = oxloop.new_event_loop()
+    lp.close()
+    before = open_fds()
+    for _ in range(200):
+        lp = oxloop.new_event_loop()
+        a, b = socket.socketpair()
+        lp.add_reader(a, print)
+        lp.call_later(10, print)
+        lp.run_until_complete(asyncio.sleep(0))
+        lp.close()
+        a.close()
+        b.close()
+    assert open_fds() == before
+
+
+def test_repeated_runs_do_not_grow_memory():
+    import resource
+
+    lp = oxloop.new_event_loop()
+
+    async def burst():
+        await asyncio.gather(*(asyncio.sleep(0) for _ in range(2000)))
+        for _ in range(2000):
+            lp.call_soon(len, "x")
+        await asyncio.sleep(0)
+
+    for _ in range(5):
+        lp.run_until_complete(burst())
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for _ in range(50):
+        lp.run_until_complete(burst())
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    lp.close()
+    # ru_maxrss is in KiB; 50 bursts of 4000 callbacks must not keep memory.
+    assert rss_after - rss_before < 20_000
