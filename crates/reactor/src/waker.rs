@@ -38,6 +38,12 @@ impl Waker {
 
     /// Wakes the loop if it may be asleep. Call after queueing the work.
     pub fn wake(&self) -> io::Result<()> {
+        // Still pending since the last notify: the loop has not armed again,
+        // so it will look at its queue before it sleeps. A plain load spares
+        // a busy producer the locked read-modify-write.
+        if self.wake_pending.load(SeqCst) {
+            return Ok(());
+        }
         if !self.wake_pending.swap(true, SeqCst) {
             self.efd.notify()?;
         }
