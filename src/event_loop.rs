@@ -151,9 +151,7 @@ impl CoreLoop {
         args: Bound<'_, PyTuple>,
         context: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Py<Handle>> {
-        self.check_closed()?;
-        self.check_callback(py, &callback, "call_soon_threadsafe", false)?;
-        let handle = untracked(Py::new(py, self.new_handle(py, callback, args, context)?)?);
+        let handle = self.ready_handle(py, callback, args, context, "call_soon_threadsafe")?;
         self.reactor
             .call_soon_threadsafe(HandleRef(handle.clone_ref(py)))
             .map_err(os_error)?;
@@ -213,11 +211,27 @@ impl CoreLoop {
         args: Bound<'_, PyTuple>,
         context: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Py<Handle>> {
-        self.check_closed()?;
-        self.check_callback(py, &callback, "call_soon", true)?;
-        let handle = untracked(Py::new(py, self.new_handle(py, callback, args, context)?)?);
+        let handle = self.ready_handle(py, callback, args, context, "call_soon")?;
         self.reactor.call_soon(HandleRef(handle.clone_ref(py)));
         Ok(handle)
+    }
+
+    /// The checks and the handle shared by `call_soon` and
+    /// `call_soon_threadsafe` (only the former is bound to the loop's thread).
+    fn ready_handle(
+        &self,
+        py: Python<'_>,
+        callback: Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+        context: Option<Bound<'_, PyAny>>,
+        method: &str,
+    ) -> PyResult<Py<Handle>> {
+        self.check_closed()?;
+        self.check_callback(py, &callback, method, method == "call_soon")?;
+        Ok(untracked(Py::new(
+            py,
+            self.new_handle(py, callback, args, context)?,
+        )?))
     }
 
     fn source_traceback(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
