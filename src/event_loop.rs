@@ -27,6 +27,10 @@ use crate::pycall::vectorcall;
 /// The reactor specialised to Python handles.
 pub type PyReactor = Reactor<HandleRef>;
 
+/// Pending handlers from which new handles keep their private context copy
+/// off the collector's list (see `Handle::context_private`).
+const CROWDED: usize = 256;
+
 /// Events read per `epoll_wait`.
 const EVENTS_CAPACITY: usize = 1024;
 
@@ -254,7 +258,15 @@ impl CoreLoop {
         args: Bound<'_, PyTuple>,
         context: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Handle> {
-        Handle::new(py, callback, args, context, self.source_traceback(py)?)
+        let crowded = self.reactor.pending_len() >= CROWDED;
+        Handle::new(
+            py,
+            callback,
+            args,
+            context,
+            self.source_traceback(py)?,
+            crowded,
+        )
     }
 
     fn schedule_at(

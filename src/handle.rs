@@ -44,7 +44,9 @@ pub struct Handle {
     /// collector's list (a pending batch of 200k callbacks would otherwise
     /// add 200k objects for every full collection to walk). Nothing can hold
     /// it in a reference cycle while it is private; it is tracked again
-    /// before it is shared (`get_context`) or released.
+    /// before it is shared (`get_context`) or released. Only done when the
+    /// loop is crowded: with a few callbacks pending, the collector's walk is
+    /// short and the untrack/track pair would cost more than it saves.
     context_private: AtomicBool,
     cancelled: AtomicBool,
     /// False for reader/writer handles, which run on every readiness.
@@ -72,6 +74,7 @@ impl Handle {
         args: Bound<'_, PyTuple>,
         context: Option<Bound<'_, PyAny>>,
         source_traceback: Option<Py<PyAny>>,
+        crowded: bool,
     ) -> PyResult<Self> {
         let (context, private) = match context {
             Some(c) if !c.is_none() => (c.unbind(), false),
@@ -80,12 +83,13 @@ impl Handle {
                 // (a tracked container) or NULL with an exception set. Untracking it is
                 // undone before anyone else can see it (`share_context`) and before our
                 // reference goes (`Drop`), so CPython's dealloc always finds it tracked.
-                let ctx = unsafe {
-                    let ctx = Bound::from_owned_ptr_or_err(py, ffi::PyContext_CopyCurrent())?;
-                    ffi::PyObject_GC_UnTrack(ctx.as_ptr().cast());
-                    ctx
-                };
-                (ctx.unbind(), true)
+                let ctx =
+                    unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_CopyCurrent())? };
+                if crowded {
+                    // SAFETY: as above; `ctx` is a live, tracked container we own.
+                    unsafe { ffi::PyObject_GC_UnTrack(ctx.as_ptr().cast()) };
+                }
+                (ctx.unbind(), crowded)
             }
         };
         Ok(Handle {
@@ -331,9 +335,11 @@ impl Drop for Handle {
     fn drop(&mut self) {
         if *self.context_private.get_mut() {
             // Our reference to the context is about to go: CPython's dealloc expects a
-            // tracked object. Handles are dropped by their Python object's dealloc, with
-            // the GIL held; attach() is then only a counter increment.
-            Python::attach(|py| self.share_context(py));
+            // tracked object.
+            // SAFETY: handles are dropped by their Python object's dealloc (or, before
+            // they are wrapped, inside the loop's Python methods): the GIL is held.
+            let py = unsafe { Python::assume_attached() };
+            self.share_context(py);
         }
     }
 }

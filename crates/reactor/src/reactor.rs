@@ -147,6 +147,11 @@ impl<H: Handler> Reactor<H> {
         self.state.with(|st| st.ready.len())
     }
 
+    /// Number of handlers waiting: ready ones plus queued timers.
+    pub fn pending_len(&self) -> usize {
+        self.state.with(|st| st.ready.len() + st.timers.len())
+    }
+
     /// Number of queued timers, cancelled ones included.
     pub fn timers_len(&self) -> usize {
         self.state.with(|st| st.timers.len())
