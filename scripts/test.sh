@@ -15,6 +15,7 @@ echo "== lint"
 cargo fmt --all --check
 cargo clippy --quiet --workspace -- -D warnings
 python -m ruff check .
+python -m mypy.stubtest oxloop._core
 
 echo "== pytest"
 python -m pytest -q tests

@@ -205,7 +205,7 @@ raw_method!(
     CALL_SOON_DEF,
     call_soon_vectorcall,
     "call_soon",
-    "call_soon(callback, *args, context=None)\n--\n\nArrange for callback(*args) to be called on the next loop turn.",
+    "call_soon($self, callback, *args, context=None)\n--\n\nArrange for callback(*args) to be called on the next loop turn.",
     [callback],
     call_soon_impl
 );
@@ -213,7 +213,7 @@ raw_method!(
     CALL_SOON_THREADSAFE_DEF,
     call_soon_threadsafe_vectorcall,
     "call_soon_threadsafe",
-    "call_soon_threadsafe(callback, *args, context=None)\n--\n\nLike call_soon(), but callable from any thread; wakes the loop.",
+    "call_soon_threadsafe($self, callback, *args, context=None)\n--\n\nLike call_soon(), but callable from any thread; wakes the loop.",
     [callback],
     call_soon_threadsafe_impl
 );
@@ -221,7 +221,7 @@ raw_method!(
     CALL_LATER_DEF,
     call_later_vectorcall,
     "call_later",
-    "call_later(delay, callback, *args, context=None)\n--\n\nArrange for callback(*args) to be called after delay seconds.",
+    "call_later($self, delay, callback, *args, context=None)\n--\n\nArrange for callback(*args) to be called after delay seconds.",
     [delay, callback],
     call_later_impl
 );
@@ -229,7 +229,7 @@ raw_method!(
     CALL_AT_DEF,
     call_at_vectorcall,
     "call_at",
-    "call_at(when, callback, *args, context=None)\n--\n\nArrange for callback(*args) to be called at loop time when.",
+    "call_at($self, when, callback, *args, context=None)\n--\n\nArrange for callback(*args) to be called at loop time when.",
     [when, callback],
     call_at_impl
 );
