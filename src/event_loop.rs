@@ -31,6 +31,9 @@ pub type PyReactor = Reactor<HandleRef>;
 /// off the collector's list (see `Handle::context_private`).
 const CROWDED: usize = 256;
 
+/// Most handles kept for reuse (one turn's worth of a busy loop).
+const POOL_CAPACITY: usize = 1024;
+
 /// Events read per `epoll_wait`.
 const EVENTS_CAPACITY: usize = 1024;
 
@@ -46,6 +49,8 @@ pub struct CoreLoop {
     slow_callback_duration: AtomicU64,
     events: Mutex<Option<Events>>,
     task_factory: GilCell<Option<Py<PyAny>>>,
+    /// Handles that ran and that nothing else refers to, ready for reuse.
+    pool: GilCell<Vec<Py<Handle>>>,
 }
 
 static FUTURE_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -232,10 +237,39 @@ impl CoreLoop {
     ) -> PyResult<Py<Handle>> {
         self.check_closed()?;
         self.check_callback(py, &callback, method, method == "call_soon")?;
+        // SAFETY: the closure only moves a value out of the pool.
+        let recycled = unsafe { self.pool.with(py, Vec::pop) };
+        if let Some(h) = recycled {
+            let crowded = self.reactor.pending_len() >= CROWDED;
+            let tb = self.source_traceback(py)?;
+            h.get().reinit(py, callback, args, context, tb, crowded)?;
+            return Ok(h);
+        }
         Ok(untracked(Py::new(
             py,
             self.new_handle(py, callback, args, context)?,
         )?))
+    }
+
+    /// Keeps a handle that ran, and that nothing else refers to, for reuse.
+    fn recycle(&self, py: Python<'_>, h: Py<Handle>) {
+        if !Handle::is_recyclable(&h) {
+            return;
+        }
+        h.get().retire(py);
+        // SAFETY: the closure only moves values; a handle the full pool refuses is
+        // handed back and dropped after.
+        let refused = unsafe {
+            self.pool.with(py, |pool| {
+                if pool.len() < POOL_CAPACITY {
+                    pool.push(h);
+                    None
+                } else {
+                    Some(h)
+                }
+            })
+        };
+        drop(refused);
     }
 
     fn source_traceback(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
@@ -408,6 +442,7 @@ impl CoreLoop {
             }
             if handle.is_one_shot() {
                 handle.release(py);
+                self.recycle(py, h);
             }
         }
         Ok(())
@@ -444,6 +479,7 @@ impl CoreLoop {
             slow_callback_duration: AtomicU64::new(0.1f64.to_bits()),
             events: Mutex::new(None),
             task_factory: GilCell::new(None),
+            pool: GilCell::new(Vec::new()),
         })
     }
 
@@ -696,7 +732,7 @@ impl CoreLoop {
     }
 
     /// Marks the loop closed and drops every pending handle.
-    fn _close_core(&self) -> PyResult<()> {
+    fn _close_core(&self, py: Python<'_>) -> PyResult<()> {
         if self.thread_id.load(Relaxed) != 0 {
             return Err(PyRuntimeError::new_err("Cannot close a running event loop"));
         }
@@ -705,6 +741,9 @@ impl CoreLoop {
         }
         let handles = self.reactor.clear();
         drop(handles);
+        // SAFETY: the closure only moves the pool out; it is dropped afterwards.
+        let pooled = unsafe { self.pool.with(py, std::mem::take) };
+        drop(pooled);
         Ok(())
     }
 

@@ -10,6 +10,9 @@
 //!   them all. Letting go of the callback is what keeps the usual cycle
 //!   (`obj._timer = loop.call_later(d, obj.method)`) from outliving its use;
 //! - handles are only made by the loop; Python cannot construct one;
+//! - a plain one-shot handle that nobody but the loop refers to once it ran
+//!   is recycled for the next `call_soon` (`reinit`/`retire`): nobody can
+//!   tell it is the same object, and allocation was a tenth of a turn;
 //! - a timer handle knows its reactor weakly, so cancelling it can count it
 //!   for compaction without keeping a dead loop alive.
 
@@ -28,6 +31,87 @@ use crate::gil_cell::GilCell;
 
 static FORMAT_CALLBACK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
+/// What a handle holds: replaced wholesale when a handle is recycled.
+struct Parts {
+    /// `callback(*args)`, until the handle can never run again.
+    call: Option<(Py<PyAny>, Py<PyTuple>)>,
+    /// The context to run in; `None` only while the handle is retired.
+    context: Option<Py<PyAny>>,
+    /// The context is a copy only this handle refers to, kept off the
+    /// collector's list (a pending batch of 200k callbacks would otherwise
+    /// add 200k objects for every full collection to walk). Nothing can hold
+    /// it in a reference cycle while it is private; it is tracked again
+    /// before it is shared (`get_context`) or released. Only done when the
+    /// loop is crowded: with a few callbacks pending, the collector's walk is
+    /// short and the untrack/track pair would cost more than it saves.
+    context_private: bool,
+    /// Where the handle was made (debug mode only).
+    source_traceback: Option<Py<PyAny>>,
+}
+
+impl Parts {
+    /// The parts for `callback(*args)` in `context`, or in a copy of the
+    /// current context when `context` is `None`, as asyncio does.
+    fn new(
+        py: Python<'_>,
+        callback: Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+        context: Option<Bound<'_, PyAny>>,
+        source_traceback: Option<Py<PyAny>>,
+        crowded: bool,
+    ) -> PyResult<Self> {
+        let (context, context_private) = match context {
+            Some(c) if !c.is_none() => (c.unbind(), false),
+            _ => {
+                // SAFETY: the GIL is held; PyContext_CopyCurrent returns a new reference
+                // (a tracked container) or NULL with an exception set. Untracking it is
+                // undone before anyone else can see it and before our reference goes
+                // (`share_context`), so CPython's dealloc always finds it tracked.
+                let ctx =
+                    unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_CopyCurrent())? };
+                if crowded {
+                    // SAFETY: as above; `ctx` is a live, tracked container we own.
+                    unsafe { ffi::PyObject_GC_UnTrack(ctx.as_ptr().cast()) };
+                }
+                (ctx.unbind(), crowded)
+            }
+        };
+        Ok(Parts {
+            call: Some((callback.unbind(), args.unbind())),
+            context: Some(context),
+            context_private,
+            source_traceback,
+        })
+    }
+
+    /// Puts a private context copy back on the collector's list: it is
+    /// about to be shared, or released.
+    fn share_context(&mut self) {
+        if !std::mem::take(&mut self.context_private) {
+            return;
+        }
+        if let Some(ctx) = &self.context {
+            let ctx = ctx.as_ptr();
+            // SAFETY: callers hold the GIL (every path reaches here from a Python method
+            // or a dealloc); `ctx` is a live context object that `new` untracked; it is
+            // tracked only if it is not already, since tracking a tracked object aborts.
+            unsafe {
+                if ffi::PyObject_GC_IsTracked(ctx) == 0 {
+                    ffi::PyObject_GC_Track(ctx.cast());
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Parts {
+    fn drop(&mut self) {
+        // Our reference to the context is about to go: CPython's dealloc expects a
+        // tracked object. Parts are dropped with the GIL held (see share_context).
+        self.share_context();
+    }
+}
+
 /// A scheduled callback.
 #[pyclass(
     subclass,
@@ -37,22 +121,11 @@ static FORMAT_CALLBACK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     name = "Handle"
 )]
 pub struct Handle {
-    /// `callback(*args)`, until the handle can never run again.
-    call: GilCell<Option<(Py<PyAny>, Py<PyTuple>)>>,
-    context: Py<PyAny>,
-    /// The context is a copy only this handle refers to, kept off the
-    /// collector's list (a pending batch of 200k callbacks would otherwise
-    /// add 200k objects for every full collection to walk). Nothing can hold
-    /// it in a reference cycle while it is private; it is tracked again
-    /// before it is shared (`get_context`) or released. Only done when the
-    /// loop is crowded: with a few callbacks pending, the collector's walk is
-    /// short and the untrack/track pair would cost more than it saves.
-    context_private: AtomicBool,
+    parts: GilCell<Parts>,
     cancelled: AtomicBool,
     /// False for reader/writer handles, which run on every readiness.
     one_shot: bool,
     timer_of: Option<Weak<PyReactor>>,
-    source_traceback: Option<Py<PyAny>>,
 }
 
 /// A handle as the reactor holds it (a newtype, so it can implement the
@@ -76,47 +149,52 @@ impl Handle {
         source_traceback: Option<Py<PyAny>>,
         crowded: bool,
     ) -> PyResult<Self> {
-        let (context, private) = match context {
-            Some(c) if !c.is_none() => (c.unbind(), false),
-            _ => {
-                // SAFETY: the GIL is held; PyContext_CopyCurrent returns a new reference
-                // (a tracked container) or NULL with an exception set. Untracking it is
-                // undone before anyone else can see it (`share_context`) and before our
-                // reference goes (`Drop`), so CPython's dealloc always finds it tracked.
-                let ctx =
-                    unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_CopyCurrent())? };
-                if crowded {
-                    // SAFETY: as above; `ctx` is a live, tracked container we own.
-                    unsafe { ffi::PyObject_GC_UnTrack(ctx.as_ptr().cast()) };
-                }
-                (ctx.unbind(), crowded)
-            }
-        };
+        let parts = Parts::new(py, callback, args, context, source_traceback, crowded)?;
         Ok(Handle {
-            call: GilCell::new(Some((callback.unbind(), args.unbind()))),
-            context,
-            context_private: AtomicBool::new(private),
+            parts: GilCell::new(parts),
             cancelled: AtomicBool::new(false),
             one_shot: true,
             timer_of: None,
-            source_traceback,
         })
     }
 
-    /// Puts a private context copy back on the collector's list: it is
-    /// about to be shared, or released.
-    fn share_context(&self, _py: Python<'_>) {
-        if self.context_private.swap(false, Relaxed) {
-            let ctx = self.context.as_ptr();
-            // SAFETY: the GIL is held (token); `ctx` is a live context object that was
-            // untracked by `new`; it is tracked only if it is not already, since tracking
-            // a tracked object aborts the interpreter.
-            unsafe {
-                if ffi::PyObject_GC_IsTracked(ctx) == 0 {
-                    ffi::PyObject_GC_Track(ctx.cast());
-                }
-            }
-        }
+    /// Gives a retired handle a new callback: the recycling half of `new`.
+    pub(crate) fn reinit(
+        &self,
+        py: Python<'_>,
+        callback: Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+        context: Option<Bound<'_, PyAny>>,
+        source_traceback: Option<Py<PyAny>>,
+        crowded: bool,
+    ) -> PyResult<()> {
+        let parts = Parts::new(py, callback, args, context, source_traceback, crowded)?;
+        // SAFETY: the closure only swaps values; the old parts are dropped afterwards.
+        let old = unsafe { self.parts.with(py, |p| std::mem::replace(p, parts)) };
+        drop(old);
+        self.cancelled.store(false, Relaxed);
+        Ok(())
+    }
+
+    /// Whether the loop may recycle this handle now that it ran: a plain
+    /// one-shot handle that nothing else refers to.
+    pub(crate) fn is_recyclable(slf: &Py<Handle>) -> bool {
+        let h = slf.get();
+        // SAFETY: reading the reference count of a live object we hold.
+        h.one_shot && h.timer_of.is_none() && unsafe { ffi::Py_REFCNT(slf.as_ptr()) } == 1
+    }
+
+    /// Drops everything the handle holds, before it waits for reuse.
+    pub(crate) fn retire(&self, py: Python<'_>) {
+        let empty = Parts {
+            call: None,
+            context: None,
+            context_private: false,
+            source_traceback: None,
+        };
+        // SAFETY: the closure only swaps values; the old parts are dropped afterwards.
+        let old = unsafe { self.parts.with(py, |p| std::mem::replace(p, empty)) };
+        drop(old);
     }
 
     /// Marks the handle as one that runs each time its fd is ready.
@@ -134,8 +212,21 @@ impl Handle {
     fn call_parts(&self, py: Python<'_>) -> Option<(Py<PyAny>, Py<PyTuple>)> {
         // SAFETY: the closure only increments reference counts.
         unsafe {
-            self.call.with(py, |c| {
-                c.as_ref().map(|(f, a)| (f.clone_ref(py), a.clone_ref(py)))
+            self.parts.with(py, |p| {
+                p.call
+                    .as_ref()
+                    .map(|(f, a)| (f.clone_ref(py), a.clone_ref(py)))
+            })
+        }
+    }
+
+    /// The context, shared: from here on others may hold it.
+    fn shared_context(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        // SAFETY: the closure only changes GC tracking and increments a reference count.
+        unsafe {
+            self.parts.with(py, |p| {
+                p.share_context();
+                p.context.as_ref().map(|c| c.clone_ref(py))
             })
         }
     }
@@ -145,7 +236,7 @@ impl Handle {
     /// can run arbitrary code.
     pub(crate) fn release(&self, py: Python<'_>) {
         // SAFETY: the closure only moves the value out; it is dropped afterwards.
-        let taken = unsafe { self.call.with(py, Option::take) };
+        let taken = unsafe { self.parts.with(py, |p| p.call.take()) };
         drop(taken);
     }
 
@@ -173,61 +264,39 @@ impl Handle {
     /// dispatch loop's fast path for one-shot handles) and gets it back only
     /// if the call failed, so the error report can show it.
     pub(crate) fn run(&self, py: Python<'_>, take: bool) -> PyResult<()> {
-        let parts = if take {
-            // SAFETY: the closure only moves the value out.
-            unsafe { self.call.with(py, Option::take) }
-        } else {
-            self.call_parts(py)
+        // SAFETY: the closure only moves the callback out (or increments reference
+        // counts) and increments the context's reference count.
+        let (call, context) = unsafe {
+            self.parts.with(py, |p| {
+                let call = if take {
+                    p.call.take()
+                } else {
+                    p.call
+                        .as_ref()
+                        .map(|(f, a)| (f.clone_ref(py), a.clone_ref(py)))
+                };
+                (call, p.context.as_ref().map(|c| c.clone_ref(py)))
+            })
         };
-        let Some((callback, args)) = parts else {
+        let (Some((callback, args)), Some(context)) = (call, context) else {
             return Ok(());
         };
-        let outcome = self.call_in_context(py, &callback, &args);
+        let outcome = call_in_context(py, &context, &callback, &args);
         if take && outcome.is_err() {
-            let parts = Some((callback, args));
+            let call = Some((callback, args));
             // SAFETY: the closure only moves values; what it hands back is dropped after.
             let leftover = unsafe {
-                self.call.with(py, |c| {
-                    if c.is_none() {
-                        std::mem::replace(c, parts)
+                self.parts.with(py, |p| {
+                    if p.call.is_none() {
+                        std::mem::replace(&mut p.call, call)
                     } else {
-                        parts
+                        call
                     }
                 })
             };
             drop(leftover);
         }
         outcome
-    }
-
-    fn call_in_context(
-        &self,
-        py: Python<'_>,
-        callback: &Py<PyAny>,
-        args: &Py<PyTuple>,
-    ) -> PyResult<()> {
-        let ctx = self.context.as_ptr();
-        // SAFETY: the GIL is held; `ctx` is a live object (PyContext_Enter type-checks it
-        // and fails cleanly if it is not a Context), `callback` and `args` are live and
-        // owned by the caller, and `args` is a tuple. The new reference returned by the
-        // call is released, and any error is fetched before the next C API call.
-        unsafe {
-            if ffi::PyContext_Enter(ctx) < 0 {
-                return Err(PyErr::fetch(py));
-            }
-            let res = ffi::PyObject_Call(callback.as_ptr(), args.as_ptr(), std::ptr::null_mut());
-            let outcome = if res.is_null() {
-                Err(PyErr::fetch(py))
-            } else {
-                ffi::Py_DECREF(res);
-                Ok(())
-            };
-            if ffi::PyContext_Exit(ctx) < 0 {
-                let exit_err = PyErr::fetch(py);
-                return outcome.and(Err(exit_err));
-            }
-            outcome
-        }
     }
 
     fn callback_source(&self, py: Python<'_>) -> PyResult<Option<String>> {
@@ -244,6 +313,14 @@ impl Handle {
         f.bind(py).call1((callback, args))?.extract().map(Some)
     }
 
+    fn source_traceback(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        // SAFETY: the closure only increments a reference count.
+        unsafe {
+            self.parts
+                .with(py, |p| p.source_traceback.as_ref().map(|t| t.clone_ref(py)))
+        }
+    }
+
     fn repr_info(&self, py: Python<'_>, class: &str, when: Option<f64>) -> PyResult<String> {
         let mut parts: Vec<String> = vec![class.to_owned()];
         if self.is_cancelled() {
@@ -255,7 +332,7 @@ impl Handle {
         if let Some(source) = self.callback_source(py)? {
             parts.push(source);
         }
-        if let Some(tb) = &self.source_traceback {
+        if let Some(tb) = self.source_traceback(py) {
             let tb = tb.bind(py);
             if let Ok(last) = tb.get_item(-1) {
                 let file: String = last.get_item(0)?.extract()?;
@@ -264,6 +341,37 @@ impl Handle {
             }
         }
         Ok(format!("<{}>", parts.join(" ")))
+    }
+}
+
+/// Calls `callback(*args)` with `context` entered.
+fn call_in_context(
+    py: Python<'_>,
+    context: &Py<PyAny>,
+    callback: &Py<PyAny>,
+    args: &Py<PyTuple>,
+) -> PyResult<()> {
+    let ctx = context.as_ptr();
+    // SAFETY: the GIL is held; `ctx` is a live object (PyContext_Enter type-checks it
+    // and fails cleanly if it is not a Context), `callback` and `args` are live and
+    // owned by the caller, and `args` is a tuple. The new reference returned by the
+    // call is released, and any error is fetched before the next C API call.
+    unsafe {
+        if ffi::PyContext_Enter(ctx) < 0 {
+            return Err(PyErr::fetch(py));
+        }
+        let res = ffi::PyObject_Call(callback.as_ptr(), args.as_ptr(), std::ptr::null_mut());
+        let outcome = if res.is_null() {
+            Err(PyErr::fetch(py))
+        } else {
+            ffi::Py_DECREF(res);
+            Ok(())
+        };
+        if ffi::PyContext_Exit(ctx) < 0 {
+            let exit_err = PyErr::fetch(py);
+            return outcome.and(Err(exit_err));
+        }
+        outcome
     }
 }
 
@@ -295,9 +403,8 @@ impl Handle {
         Ok(self.is_cancelled())
     }
 
-    fn get_context(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.share_context(py);
-        Ok(self.context.clone_ref(py))
+    fn get_context(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        Ok(self.shared_context(py))
     }
 
     #[getter]
@@ -311,9 +418,8 @@ impl Handle {
     }
 
     #[getter]
-    fn _context(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.share_context(py);
-        Ok(self.context.clone_ref(py))
+    fn _context(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        Ok(self.shared_context(py))
     }
 
     #[getter]
@@ -323,24 +429,11 @@ impl Handle {
 
     #[getter]
     fn _source_traceback(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        Ok(self.source_traceback.as_ref().map(|t| t.clone_ref(py)))
+        Ok(self.source_traceback(py))
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         self.repr_info(py, "Handle", None)
-    }
-}
-
-impl Drop for Handle {
-    fn drop(&mut self) {
-        if *self.context_private.get_mut() {
-            // Our reference to the context is about to go: CPython's dealloc expects a
-            // tracked object.
-            // SAFETY: handles are dropped by their Python object's dealloc (or, before
-            // they are wrapped, inside the loop's Python methods): the GIL is held.
-            let py = unsafe { Python::assume_attached() };
-            self.share_context(py);
-        }
     }
 }
 

@@ -619,3 +619,29 @@ def test_repeated_runs_do_not_grow_memory():
     lp.close()
     # ru_maxrss is in KiB; 50 bursts of 4000 callbacks must not keep memory.
     assert rss_after - rss_before < 20_000
+
+
+def test_recycled_handles_behave_like_new_ones():
+    """Handles the loop reuses must not carry state from their last life."""
+    lp = oxloop.new_event_loop()
+    var = contextvars.ContextVar("var", default="unset")
+    seen = []
+
+    def first():
+        var.set("first")
+        seen.append("first")
+
+    for _ in range(3):
+        lp.call_soon(first)
+    lp.call_soon(lp.stop)
+    lp.run_forever()
+    # The next handles may be the recycled ones: fresh context, not cancelled.
+    hs = [lp.call_soon(lambda: seen.append(var.get())) for _ in range(3)]
+    assert not any(h.cancelled() for h in hs)
+    hs[1].cancel()
+    kept = lp.call_soon(seen.append, "kept")
+    lp.call_soon(lp.stop)
+    lp.run_forever()
+    assert seen == ["first"] * 3 + ["unset", "unset", "kept"]
+    assert repr(kept).startswith("<Handle")
+    lp.close()
