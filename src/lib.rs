@@ -20,6 +20,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<handle::Handle>()?;
     m.add_class::<handle::TimerHandle>()?;
     m.add_class::<transports::stream::SocketTransport>()?;
+    m.add_class::<transports::datagram::DatagramTransport>()?;
     fast_call::install(m.py())?;
     Ok(())
 }

@@ -837,6 +837,147 @@ class NetworkMixin:
             await tasks.sleep(0)
         return server
 
+    # -- datagrams ---------------------------------------------------------------------------------
+
+    def _make_datagram_transport(self, sock, protocol, address=None, waiter=None, extra=None):
+        transport = _core.DatagramTransport(
+            self, sock, protocol, _transport_extra(sock, extra), address
+        )
+        self._transports[transport._sock_fd] = transport
+        transport._start()
+        if waiter is not None:
+            self.call_soon(futures._set_result_unless_cancelled, waiter, None)
+        return transport
+
+    async def create_datagram_endpoint(
+        self,
+        protocol_factory,
+        local_addr=None,
+        remote_addr=None,
+        *,
+        family=0,
+        proto=0,
+        flags=0,
+        reuse_port=None,
+        allow_broadcast=None,
+        sock=None,
+    ):
+        """A datagram endpoint bound to local_addr and/or connected to remote_addr."""
+        if sock is not None:
+            if sock.type != socket.SOCK_DGRAM:
+                raise ValueError(f"A UDP Socket was expected, got {sock!r}")
+            if (
+                local_addr
+                or remote_addr
+                or family
+                or proto
+                or flags
+                or reuse_port
+                or allow_broadcast
+            ):
+                opts = dict(
+                    local_addr=local_addr,
+                    remote_addr=remote_addr,
+                    family=family,
+                    proto=proto,
+                    flags=flags,
+                    reuse_port=reuse_port,
+                    allow_broadcast=allow_broadcast,
+                )
+                problems = ", ".join(f"{k}={v}" for k, v in opts.items() if v)
+                raise ValueError(
+                    "socket modifier keyword arguments can not be used "
+                    f"when sock is specified. ({problems})"
+                )
+            sock.setblocking(False)
+            r_addr = None
+        else:
+            if not (local_addr or remote_addr):
+                if family == 0:
+                    raise ValueError("unexpected address family")
+                addr_pairs_info = (((family, proto), (None, None)),)
+            elif hasattr(socket, "AF_UNIX") and family == socket.AF_UNIX:
+                for addr in (local_addr, remote_addr):
+                    if addr is not None and not isinstance(addr, str):
+                        raise TypeError("string is expected")
+                if local_addr and local_addr[0] not in (0, "\x00"):
+                    try:
+                        if stat.S_ISSOCK(os.stat(local_addr).st_mode):
+                            os.remove(local_addr)
+                    except FileNotFoundError:
+                        pass
+                    except OSError as err:
+                        logger.error(
+                            "Unable to check or remove stale UNIX socket %r: %r", local_addr, err
+                        )
+                addr_pairs_info = (((family, proto), (local_addr, remote_addr)),)
+            else:
+                addr_infos = {}
+                for idx, addr in ((0, local_addr), (1, remote_addr)):
+                    if addr is None:
+                        continue
+                    if not (isinstance(addr, tuple) and len(addr) == 2):
+                        raise TypeError("2-tuple is expected")
+                    infos = await self._ensure_resolved(
+                        addr,
+                        family=family,
+                        type=socket.SOCK_DGRAM,
+                        proto=proto,
+                        flags=flags,
+                        loop=self,
+                    )
+                    if not infos:
+                        raise OSError("getaddrinfo() returned empty list")
+                    for fam, _, pro, _, address in infos:
+                        addr_infos.setdefault((fam, pro), [None, None])[idx] = address
+                addr_pairs_info = [
+                    (key, pair)
+                    for key, pair in addr_infos.items()
+                    if not ((local_addr and pair[0] is None) or (remote_addr and pair[1] is None))
+                ]
+                if not addr_pairs_info:
+                    raise ValueError("can not get address information")
+
+            errors = []
+            for (family, proto), (local_address, remote_address) in addr_pairs_info:
+                sock = None
+                r_addr = None
+                try:
+                    sock = socket.socket(family=family, type=socket.SOCK_DGRAM, proto=proto)
+                    if reuse_port:
+                        _set_reuseport(sock)
+                    if allow_broadcast:
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+                    sock.setblocking(False)
+                    if local_addr:
+                        sock.bind(local_address)
+                    if remote_addr:
+                        if not allow_broadcast:
+                            await self.sock_connect(sock, remote_address)
+                        r_addr = remote_address
+                except OSError as exc:
+                    if sock is not None:
+                        sock.close()
+                    errors.append(exc)
+                except BaseException:
+                    if sock is not None:
+                        sock.close()
+                    raise
+                else:
+                    break
+            else:
+                raise errors[0]
+
+        protocol = protocol_factory()
+        waiter = self.create_future()
+        transport = self._make_datagram_transport(sock, protocol, r_addr, waiter)
+        try:
+            await waiter
+        except BaseException:
+            transport.close()
+            raise
+        return transport, protocol
+
     # -- sendfile ---------------------------------------------------------------------------------
 
     async def sendfile(self, transport, file, offset=0, count=None, *, fallback=True):

@@ -1,5 +1,7 @@
 //! Transports: Rust objects that own a socket and call the Python protocol.
 
+mod common;
+pub(crate) mod datagram;
 mod rawbuf;
 pub(crate) mod stream;
 mod sys;

@@ -17,14 +17,15 @@
 use std::cell::RefCell;
 use std::os::fd::RawFd;
 
-use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::gc::{PyTraverseError, PyVisit};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyByteArray, PyBytes, PyDict, PyMemoryView, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyTuple};
 use reactor::Side;
 
+use super::common::{asyncio_class, check_write_type, is_fatal, logger};
 use super::rawbuf::RawBuf;
 use super::sys;
 use crate::errors::os_error;
@@ -44,19 +45,7 @@ thread_local! {
 }
 
 static BUFFERED_PROTOCOL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static LOGGER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
-fn logger(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
-    LOGGER
-        .get_or_try_init(py, || {
-            Ok::<_, PyErr>(
-                py.import("logging")?
-                    .call_method1("getLogger", ("asyncio",))?
-                    .unbind(),
-            )
-        })
-        .map(|l| l.bind(py))
-}
+static TRANSPORT_CLASS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 fn is_buffered(protocol: &Bound<'_, PyAny>) -> PyResult<bool> {
     let py = protocol.py();
@@ -64,29 +53,6 @@ fn is_buffered(protocol: &Bound<'_, PyAny>) -> PyResult<bool> {
         Ok::<_, PyErr>(py.import("asyncio")?.getattr("BufferedProtocol")?.unbind())
     })?;
     protocol.is_instance(cls.bind(py))
-}
-
-fn is_fatal(py: Python<'_>, e: &PyErr) -> bool {
-    e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py)
-        || e.is_instance_of::<pyo3::exceptions::PySystemExit>(py)
-}
-
-/// Write-side data of one `write`/`writelines` call: the caller's buffers.
-fn check_write_type(data: &Bound<'_, PyAny>) -> PyResult<()> {
-    if data.is_instance_of::<PyBytes>()
-        || data.is_instance_of::<PyByteArray>()
-        || data.is_instance_of::<PyMemoryView>()
-    {
-        return Ok(());
-    }
-    let name = data
-        .get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_default();
-    Err(PyTypeError::new_err(format!(
-        "data argument must be a bytes-like object, not '{name}'"
-    )))
 }
 
 /// The protocol callbacks a transport calls per event, looked up once.
@@ -926,6 +892,12 @@ impl SocketTransport {
     fn _reset_empty_waiter(&mut self) -> PyResult<()> {
         self.empty_waiter = None;
         Ok(())
+    }
+
+    /// The asyncio class this transport passes for in `isinstance()`.
+    #[getter]
+    fn __class__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        asyncio_class(py, &TRANSPORT_CLASS, "SocketTransport")
     }
 
     #[getter]
