@@ -714,7 +714,7 @@ class NetworkMixin:
             logger.info("%r is serving", server)
         return server
 
-    # -- Unix sockets ---------------------------------------------------------------------------
+    # -- Unix sockets --------------------------------------------------------------------------
 
     async def create_unix_connection(
         self,
@@ -837,7 +837,57 @@ class NetworkMixin:
             await tasks.sleep(0)
         return server
 
-    # -- datagrams ---------------------------------------------------------------------------------
+    # -- TLS upgrade ---------------------------------------------------------------------------
+
+    async def start_tls(
+        self,
+        transport,
+        protocol,
+        sslcontext,
+        *,
+        server_side=False,
+        server_hostname=None,
+        ssl_handshake_timeout=None,
+        ssl_shutdown_timeout=None,
+    ):
+        """Upgrade `transport` to TLS; return the new transport `protocol` must use."""
+        if _ssl is None:
+            raise RuntimeError("Python ssl module is not available")
+        if not isinstance(sslcontext, _ssl.SSLContext):
+            raise TypeError(
+                f"sslcontext is expected to be an instance of ssl.SSLContext, got {sslcontext!r}"
+            )
+        if not getattr(transport, "_start_tls_compatible", False):
+            raise TypeError(f"transport {transport!r} is not supported by start_tls()")
+        from asyncio import sslproto
+
+        waiter = self.create_future()
+        ssl_protocol = sslproto.SSLProtocol(
+            self,
+            protocol,
+            sslcontext,
+            waiter,
+            server_side,
+            server_hostname,
+            ssl_handshake_timeout=ssl_handshake_timeout,
+            ssl_shutdown_timeout=ssl_shutdown_timeout,
+            call_connection_made=False,
+        )
+        # Paused first, so that no data reaches the SSL protocol before connection_made.
+        transport.pause_reading()
+        transport.set_protocol(ssl_protocol)
+        conmade_cb = self.call_soon(ssl_protocol.connection_made, transport)
+        resume_cb = self.call_soon(transport.resume_reading)
+        try:
+            await waiter
+        except BaseException:
+            transport.close()
+            conmade_cb.cancel()
+            resume_cb.cancel()
+            raise
+        return ssl_protocol._app_transport
+
+    # -- datagrams -----------------------------------------------------------------------------
 
     def _make_datagram_transport(self, sock, protocol, address=None, waiter=None, extra=None):
         transport = _core.DatagramTransport(
@@ -978,7 +1028,7 @@ class NetworkMixin:
             raise
         return transport, protocol
 
-    # -- sendfile ---------------------------------------------------------------------------------
+    # -- sendfile ------------------------------------------------------------------------------
 
     async def sendfile(self, transport, file, offset=0, count=None, *, fallback=True):
         """Send `file` over `transport`; zero-copy for oxloop's socket transports."""

@@ -905,6 +905,12 @@ impl SocketTransport {
         self.sock.as_ref().map(|s| s.clone_ref(py))
     }
 
+    /// `loop.start_tls()` may wrap this transport.
+    #[getter]
+    fn _start_tls_compatible(&self) -> bool {
+        true
+    }
+
     #[getter]
     fn _sock_fd(&self) -> RawFd {
         self.fd
