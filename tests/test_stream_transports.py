@@ -455,3 +455,19 @@ def test_emfile_on_accept_backs_off_and_resumes(name):
     fields = out.split()
     assert fields[fields.index("RESUMED") + 1] == "True", out + err
     assert float(fields[fields.index("CPU") + 1]) < 0.3, out  # backed off, no busy loop
+
+
+def test_fd_owned_by_transport_is_refused(loop):
+    async def main():
+        tr, proto, sproto, server = await tcp_pair(loop)
+        sock = tr.get_extra_info("socket")
+        fd = sock.fileno()
+        with pytest.raises(RuntimeError, match="is used by transport"):
+            loop.add_reader(fd, lambda: None)
+        with pytest.raises(RuntimeError, match="is used by transport"):
+            loop.remove_writer(fd)
+        tr.close()
+        await proto.lost
+        server.close()
+
+    run(loop, main())

@@ -175,6 +175,28 @@ class NetworkMixin:
         if transport is not None and not transport.is_closing():
             raise RuntimeError(f"File descriptor {fd!r} is used by transport {transport!r}")
 
+    # Without the transport check, for the loop's own use (asyncio has the same split).
+    _add_reader = _core.CoreLoop.add_reader
+    _add_writer = _core.CoreLoop.add_writer
+    _remove_reader = _core.CoreLoop.remove_reader
+    _remove_writer = _core.CoreLoop.remove_writer
+
+    def add_reader(self, fd, callback, *args):
+        self._ensure_fd_no_transport(fd)
+        return self._add_reader(fd, callback, *args)
+
+    def add_writer(self, fd, callback, *args):
+        self._ensure_fd_no_transport(fd)
+        return self._add_writer(fd, callback, *args)
+
+    def remove_reader(self, fd):
+        self._ensure_fd_no_transport(fd)
+        return self._remove_reader(fd)
+
+    def remove_writer(self, fd):
+        self._ensure_fd_no_transport(fd)
+        return self._remove_writer(fd)
+
     # -- transports -------------------------------------------------------------------------
 
     def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None, server=None):
@@ -451,7 +473,7 @@ class NetworkMixin:
         ssl_handshake_timeout=None,
         ssl_shutdown_timeout=None,
     ):
-        self.add_reader(
+        self._add_reader(
             sock.fileno(),
             self._accept_connection,
             protocol_factory,
@@ -464,7 +486,7 @@ class NetworkMixin:
         )
 
     def _stop_serving(self, sock):
-        self.remove_reader(sock.fileno())
+        self._remove_reader(sock.fileno())
         unix = self._unix_server_sockets.pop(sock, None)
         if unix is not None:
             path, inode = unix
@@ -506,7 +528,7 @@ class NetworkMixin:
                             "socket": trsock.TransportSocket(sock),
                         }
                     )
-                    self.remove_reader(sock.fileno())
+                    self._remove_reader(sock.fileno())
                     self.call_later(
                         constants.ACCEPT_RETRY_DELAY,
                         self._resume_serving,
