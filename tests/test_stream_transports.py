@@ -471,3 +471,84 @@ def test_fd_owned_by_transport_is_refused(loop):
         server.close()
 
     run(loop, main())
+
+
+def test_unix_cleanup_and_abstract_namespace(loop, tmp_path):
+    async def main():
+        path = str(tmp_path / "c.sock")
+        server = await loop.create_unix_server(asyncio.Protocol, path)
+        assert os.path.exists(path)
+        server.close()
+        await server.wait_closed()
+        # oxloop removes the socket file on close (cleanup_socket, Python 3.13's
+        # default); asyncio 3.11 leaves it behind.
+        if isinstance(loop, oxloop.Loop):
+            assert not os.path.exists(path)
+
+        name = f"\0oxloop-test-{os.getpid()}-{id(loop)}"
+        server = await loop.create_unix_server(asyncio.Protocol, name)
+        tr, proto = await loop.create_unix_connection(Recorder, name)
+        assert tr.get_extra_info("peername") == name.encode()
+        tr.close()
+        await proto.lost
+        server.close()
+        await server.wait_closed()
+
+    run(loop, main())
+
+
+def test_connect_accepted_socket_and_sendfile(loop, tmp_path):
+    async def main():
+        lsock = socket.create_server(("127.0.0.1", 0))
+        csock = socket.create_connection(lsock.getsockname())
+        conn, _ = lsock.accept()
+        lsock.close()
+        csock.setblocking(False)
+        tr, proto = await loop.connect_accepted_socket(Recorder, conn)
+        assert proto.events == ["made"]
+        data = os.urandom(300_000)
+        f = tmp_path / "f.bin"
+        f.write_bytes(data)
+        with open(f, "rb") as fh:
+            assert await loop.sendfile(tr, fh, 1000, 200_000) == 200_000
+            assert fh.tell() == 201_000
+        # Any write after sendfile goes out after the file's bytes.
+        tr.write(b"END")
+        got = bytearray()
+        while len(got) < 200_003:
+            got += await loop.sock_recv(csock, 65536)
+        assert bytes(got) == data[1000:201_000] + b"END"
+        tr.close()
+        await proto.lost
+        csock.close()
+
+    run(loop, main())
+
+
+def test_happy_eyeballs_skips_dead_address(loop):
+    async def main():
+        server = await loop.create_server(asyncio.Protocol, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        dead = socket.socket()
+        dead.bind(("127.0.0.1", 0))  # bound, not listening: connecting is refused
+        dead_port = dead.getsockname()[1]
+
+        async def fake_getaddrinfo(host, p, **kw):
+            stream = socket.SOCK_STREAM
+            return [
+                (socket.AF_INET, stream, 6, "", ("127.0.0.1", dead_port)),
+                (socket.AF_INET, stream, 6, "", ("127.0.0.1", port)),
+            ]
+
+        loop.getaddrinfo = fake_getaddrinfo
+        tr, proto = await loop.create_connection(
+            Recorder, "localhost", 1, happy_eyeballs_delay=0.05
+        )
+        assert tr.get_extra_info("peername") == ("127.0.0.1", port)
+        tr.close()
+        await proto.lost
+        del loop.getaddrinfo
+        dead.close()
+        server.close()
+
+    run(loop, main())

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import sys
 import weakref
-from asyncio import events, exceptions, tasks, trsock
+from asyncio import base_events, exceptions, tasks, trsock
 
 # Python 3.12 made wait_closed() wait for the connections even after close();
 # 3.11 returns at once once the server is closed. Follow the running version.
 _WAIT_CLOSED_AFTER_CLOSE = sys.version_info >= (3, 12)
 
 
-class Server(events.AbstractServer):
+class Server(base_events.Server):
+    """An asyncio.Server (isinstance holds) whose every method is oxloop's own:
+    the stdlib __init__ is not called, and no stdlib method is inherited but
+    AbstractServer's async context manager."""
+
     def __init__(
         self,
         loop,

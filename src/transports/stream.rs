@@ -96,7 +96,7 @@ pub struct SocketTransport {
 
 impl SocketTransport {
     fn pending(&self) -> usize {
-        self.wbuf.len() - self.wpos
+        self.wbuf.len().saturating_sub(self.wpos)
     }
 
     fn core<'py>(&self, py: Python<'py>) -> Option<Bound<'py, CoreLoop>> {
@@ -302,10 +302,9 @@ fn write_parts(slf: &Bound<'_, SocketTransport>, parts: &[&[u8]]) -> PyResult<()
     };
     let mut sent = 0usize;
     if !buffered_before {
-        let res = if parts.len() == 1 {
-            sys::send(fd, parts[0])
-        } else {
-            sys::sendv(fd, parts)
+        let res = match parts {
+            [one] => sys::send(fd, one),
+            many => sys::sendv(fd, many),
         };
         match res {
             Ok(Some(n)) => sent = n,
@@ -634,7 +633,7 @@ impl SocketTransport {
             if t.conn_lost > 0 || t.pending() == 0 {
                 return Ok(());
             }
-            sys::send(t.fd, &t.wbuf[t.wpos..])
+            sys::send(t.fd, t.wbuf.get(t.wpos..).unwrap_or_default())
         };
         match res {
             Ok(None) => return Ok(()),
