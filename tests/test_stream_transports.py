@@ -552,3 +552,21 @@ def test_happy_eyeballs_skips_dead_address(loop):
         server.close()
 
     run(loop, main())
+
+
+def test_reset_in_debug_mode_is_logged_not_reported(loop, caplog):
+    async def main():
+        reported = []
+        loop.set_exception_handler(lambda lp, ctx: reported.append(ctx))
+        tr, proto, sproto, server = await tcp_pair(loop)
+        ssock = sproto.transport.get_extra_info("socket")
+        ssock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        sproto.transport.abort()
+        with caplog.at_level(logging.DEBUG, logger="asyncio"):
+            assert isinstance(await proto.lost, ConnectionResetError)
+        assert "Fatal read error on socket transport" in caplog.text
+        assert reported == []  # OSErrors are not the exception handler's business
+        server.close()
+
+    loop.set_debug(True)
+    run(loop, main())

@@ -190,9 +190,15 @@ fn fatal_error(slf: &Bound<'_, SocketTransport>, err: PyErr, message: &str) -> P
             ctx.set_item("protocol", protocol)?;
             core.call_method1(intern!(py, "call_exception_handler"), (ctx,))?;
         }
-    } else if let Some(core) = slf.borrow().core(py) {
-        if core.call_method0(intern!(py, "get_debug"))?.is_truthy()? {
-            logger(py)?.call_method1("debug", ("%r: %s", slf, message))?;
+    } else {
+        // No borrow may be held while the logger formats this transport.
+        let core = slf.borrow().core(py);
+        if let Some(core) = core {
+            if core.call_method0(intern!(py, "get_debug"))?.is_truthy()? {
+                let kwargs = PyDict::new(py);
+                kwargs.set_item("exc_info", exc.bind(py))?;
+                logger(py)?.call_method("debug", ("%r: %s", slf, message), Some(&kwargs))?;
+            }
         }
     }
     force_close(slf, Some(exc))
