@@ -111,6 +111,9 @@ def test_echo_extra_info_and_nodelay(loop):
         await sproto.lost
         assert proto.events == ["made", "lost"]
         assert sproto.events == ["made", "eof", "lost"]
+        if isinstance(loop, oxloop.Loop):
+            assert loop._transports == {}  # lost transports leave the fd map
+            assert server._clients == set()
         server.close()
         await server.wait_closed()
 

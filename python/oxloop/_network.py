@@ -18,7 +18,6 @@ import os
 import socket
 import stat
 import sys
-import weakref
 from asyncio import constants, exceptions, futures, staggered, tasks, trsock
 
 from . import _core
@@ -158,9 +157,10 @@ class NetworkMixin:
     """Stream connections, servers and sendfile for oxloop.Loop."""
 
     def _init_network(self):
-        # fd -> live transport, so that sock_* and add_reader refuse an fd a
-        # transport owns (asyncio 3.11 does the same).
-        self._transports = weakref.WeakValueDictionary()
+        # fd -> transport, so that sock_* and add_reader refuse an fd a transport
+        # owns (asyncio 3.11 does the same). A plain dict (no weak reference per
+        # connection): transports remove themselves once their connection is lost.
+        self._transports = {}
         # listening Unix socket -> (path, inode) to unlink on close (cleanup_socket).
         self._unix_server_sockets = {}
 
@@ -1088,7 +1088,8 @@ class NetworkMixin:
             transport._reset_empty_waiter()
             if resume_reading:
                 transport.resume_reading()
-            self._transports[fd] = transport
+            if transport._sock is not None:  # not lost meanwhile
+                self._transports[fd] = transport
 
     async def _sendfile_fallback(self, transport, file, offset, count):
         if offset:

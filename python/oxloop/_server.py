@@ -9,7 +9,6 @@ the async context manager. The accept loop lives on the loop
 from __future__ import annotations
 
 import sys
-import weakref
 from asyncio import base_events, exceptions, tasks, trsock
 
 # Python 3.12 made wait_closed() wait for the connections even after close();
@@ -43,7 +42,9 @@ class Server(base_events.Server):
         self._ssl_shutdown_timeout = ssl_shutdown_timeout
         self._serving = False
         self._serving_forever_fut = None
-        self._clients = weakref.WeakSet()
+        # Transports of open connections: each removes itself in _detach when its
+        # connection is lost (strong references: no weakref object per connection).
+        self._clients = set()
 
     def __repr__(self):
         return f"<{self.__class__.__name__} sockets={self.sockets!r}>"

@@ -2,9 +2,10 @@
 //! checks, and the asyncio classes transports pass for.
 
 use pyo3::exceptions::PyTypeError;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyByteArray, PyBytes, PyMemoryView};
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyMemoryView};
 
 static LOGGER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
@@ -59,4 +60,27 @@ pub(crate) fn check_write_type(data: &Bound<'_, PyAny>) -> PyResult<()> {
     Err(PyTypeError::new_err(format!(
         "data argument must be a bytes-like object, not '{name}'"
     )))
+}
+
+/// Drops `transport` from the loop's fd -> transport map (`loop._transports`),
+/// unless another transport took the fd meanwhile. Called once the
+/// connection is lost, so the map never holds dead transports.
+pub(crate) fn forget_transport(
+    event_loop: &Bound<'_, PyAny>,
+    fd: i32,
+    transport: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    let py = event_loop.py();
+    let Ok(map) = event_loop.getattr(intern!(py, "_transports")) else {
+        return Ok(());
+    };
+    let Ok(map) = map.cast_into::<PyDict>() else {
+        return Ok(());
+    };
+    if let Some(current) = map.get_item(fd)? {
+        if current.is(transport) {
+            map.del_item(fd)?;
+        }
+    }
+    Ok(())
 }

@@ -18,7 +18,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 use reactor::Side;
 
-use super::common::{asyncio_class, check_write_type, is_fatal, logger};
+use super::common::{asyncio_class, check_write_type, forget_transport, is_fatal, logger};
 use crate::event_loop::CoreLoop;
 
 /// Bytes asked of `recvfrom` (asyncio's `max_size`).
@@ -485,6 +485,15 @@ impl DatagramTransport {
                 .map(drop),
             None => Ok(()),
         };
+        let (core, fd) = {
+            let t = slf.borrow();
+            (t.core.as_ref().map(|c| c.clone_ref(py)), t.fd)
+        };
+        let forgotten = match &core {
+            Some(c) => forget_transport(c.bind(py).as_any(), fd, slf.as_any()),
+            None => Ok(()),
+        };
+        drop(core);
         let taken = {
             let mut t = slf.borrow_mut();
             (
@@ -502,7 +511,7 @@ impl DatagramTransport {
             None => Ok(()),
         };
         drop(taken);
-        outcome.and(closed)
+        outcome.and(closed).and(forgotten)
     }
 
     fn close(slf: &Bound<'_, Self>) -> PyResult<()> {

@@ -25,7 +25,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 use reactor::Side;
 
-use super::common::{asyncio_class, check_write_type, is_fatal, logger};
+use super::common::{asyncio_class, check_write_type, forget_transport, is_fatal, logger};
 use super::rawbuf::RawBuf;
 use super::sys;
 use crate::errors::os_error;
@@ -705,6 +705,15 @@ impl SocketTransport {
                 .map(drop),
             _ => Ok(()),
         };
+        let (core, fd) = {
+            let t = slf.borrow();
+            (t.core.as_ref().map(|c| c.clone_ref(py)), t.fd)
+        };
+        let forgotten = match &core {
+            Some(c) => forget_transport(c.bind(py).as_any(), fd, slf.as_any()),
+            None => Ok(()),
+        };
+        drop(core);
         let (sock, protocol, core, server, calls, rr, wr) = {
             let mut t = slf.borrow_mut();
             (
@@ -729,7 +738,7 @@ impl SocketTransport {
                 .map(drop),
             None => Ok(()),
         };
-        outcome.and(closed).and(detached)
+        outcome.and(closed).and(detached).and(forgotten)
     }
 
     fn write(slf: &Bound<'_, Self>, data: &Bound<'_, PyAny>) -> PyResult<()> {
