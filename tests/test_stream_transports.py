@@ -95,6 +95,8 @@ def test_echo_extra_info_and_nodelay(loop):
         tr, proto, sproto, server = await tcp_pair(loop)
         assert isinstance(tr, asyncio.Transport)
         sock = tr.get_extra_info("socket")
+        assert tr.get_extra_info("socket") is sock
+        assert sproto.transport.get_extra_info("peername") == sock.getsockname()
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
         assert tr.get_extra_info("sockname") == sock.getsockname()
         assert tr.get_extra_info("peername") == server.sockets[0].getsockname()
@@ -111,6 +113,8 @@ def test_echo_extra_info_and_nodelay(loop):
         await sproto.lost
         assert proto.events == ["made", "lost"]
         assert sproto.events == ["made", "eof", "lost"]
+        assert tr.get_extra_info("socket") is sock  # still there after close
+        assert tr.get_extra_info("sockname") is not None
         if isinstance(loop, oxloop.Loop):
             assert loop._transports == {}  # lost transports leave the fd map
             assert server._clients == set()

@@ -200,9 +200,7 @@ class NetworkMixin:
     # -- transports -------------------------------------------------------------------------
 
     def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None, server=None):
-        transport = _core.SocketTransport(
-            self, sock, protocol, _transport_extra(sock, extra), server
-        )
+        transport = _core.SocketTransport(self, sock, protocol, extra, server)
         self._transports[transport._sock_fd] = transport
         if server is not None:
             server._attach(transport)

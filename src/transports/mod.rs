@@ -2,6 +2,7 @@
 
 mod common;
 pub(crate) mod datagram;
+mod extra;
 mod rawbuf;
 pub(crate) mod stream;
 mod sys;

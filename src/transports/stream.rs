@@ -26,6 +26,7 @@ use pyo3::types::{PyBytes, PyDict, PyTuple};
 use reactor::Side;
 
 use super::common::{asyncio_class, check_write_type, forget_transport, is_fatal, logger};
+use super::extra::{wrap_socket, ExtraInfo, Lookup};
 use super::rawbuf::RawBuf;
 use super::sys;
 use crate::errors::os_error;
@@ -78,7 +79,7 @@ pub struct SocketTransport {
     protocol: Option<Py<PyAny>>,
     buffered: bool,
     calls: ProtocolCalls,
-    extra: Py<PyDict>,
+    extra: ExtraInfo,
     server: Option<Py<PyAny>>,
     /// Bound `self._read_ready` / `self._write_ready`, made once.
     read_ready: Option<Py<PyAny>>,
@@ -549,12 +550,12 @@ fn read_buffered(slf: &Bound<'_, SocketTransport>, fd: RawFd) -> PyResult<()> {
 #[pymethods]
 impl SocketTransport {
     #[new]
-    #[pyo3(signature = (event_loop, sock, protocol, extra, server=None))]
+    #[pyo3(signature = (event_loop, sock, protocol, extra=None, server=None))]
     fn py_new(
         event_loop: &Bound<'_, PyAny>,
         sock: &Bound<'_, PyAny>,
         protocol: &Bound<'_, PyAny>,
-        extra: &Bound<'_, PyDict>,
+        extra: Option<&Bound<'_, PyDict>>,
         server: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let py = sock.py();
@@ -569,7 +570,7 @@ impl SocketTransport {
             protocol: Some(protocol.clone().unbind()),
             buffered: is_buffered(protocol)?,
             calls: ProtocolCalls::default(),
-            extra: extra.clone().unbind(),
+            extra: ExtraInfo::new(sock, extra)?,
             server: server.filter(|s| !s.is_none()).map(|s| s.clone().unbind()),
             read_ready: None,
             write_ready: None,
@@ -860,14 +861,21 @@ impl SocketTransport {
 
     #[pyo3(signature = (name, default=None))]
     fn get_extra_info(
-        &self,
-        py: Python<'_>,
+        slf: &Bound<'_, Self>,
         name: &Bound<'_, PyAny>,
         default: Option<Py<PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        match self.extra.bind(py).get_item(name)? {
-            Some(v) => Ok(v.unbind()),
-            None => Ok(default.unwrap_or_else(|| py.None())),
+        let py = slf.py();
+        let found = slf.borrow().extra.lookup(py, name)?;
+        match found {
+            Lookup::Found(v) => Ok(v),
+            Lookup::Missing => Ok(default.unwrap_or_else(|| py.None())),
+            Lookup::WrapSocket(sock) => {
+                // Made outside the borrow: this runs Python code.
+                let wrapped = wrap_socket(sock.bind(py))?;
+                slf.borrow_mut().extra.set_wrapped(wrapped.clone_ref(py));
+                Ok(wrapped)
+            }
         }
     }
 
@@ -996,7 +1004,7 @@ impl SocketTransport {
         if let Some(c) = &self.core {
             visit.call(c)?;
         }
-        visit.call(&self.extra)?;
+        self.extra.traverse(&visit)?;
         Ok(())
     }
 
