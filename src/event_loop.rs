@@ -320,7 +320,7 @@ impl CoreLoop {
         Ok(th.unbind())
     }
 
-    fn set_io(
+    pub(crate) fn set_io(
         &self,
         py: Python<'_>,
         fd: &Bound<'_, PyAny>,
@@ -353,7 +353,7 @@ impl CoreLoop {
         Ok(handle)
     }
 
-    fn remove_io(&self, fd: &Bound<'_, PyAny>, side: Side) -> PyResult<bool> {
+    pub(crate) fn remove_io(&self, fd: &Bound<'_, PyAny>, side: Side) -> PyResult<bool> {
         let fd_py = fd.py();
         if self.closed.load(Relaxed) {
             return Ok(false);

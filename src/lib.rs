@@ -9,6 +9,7 @@ mod fast_call;
 mod gil_cell;
 mod handle;
 mod pycall;
+mod transports;
 
 use pyo3::prelude::*;
 
@@ -18,6 +19,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<event_loop::CoreLoop>()?;
     m.add_class::<handle::Handle>()?;
     m.add_class::<handle::TimerHandle>()?;
+    m.add_class::<transports::stream::SocketTransport>()?;
+    m.add_class::<transports::datagram::DatagramTransport>()?;
     fast_call::install(m.py())?;
     Ok(())
 }

@@ -19,6 +19,7 @@ import weakref
 from asyncio import coroutines, events, format_helpers, futures, tasks
 
 from . import _core
+from ._network import NetworkMixin
 from ._signals import SignalMixin
 from ._sockets import SocketMixin
 
@@ -47,7 +48,7 @@ def _format_handle(handle):
     return str(handle)
 
 
-class Loop(SocketMixin, SignalMixin, _core.CoreLoop, asyncio.AbstractEventLoop):
+class Loop(NetworkMixin, SocketMixin, SignalMixin, _core.CoreLoop, asyncio.AbstractEventLoop):
     """An asyncio event loop implemented in Rust."""
 
     def __init__(self):
@@ -60,6 +61,7 @@ class Loop(SocketMixin, SignalMixin, _core.CoreLoop, asyncio.AbstractEventLoop):
         self._coroutine_origin_tracking_saved_depth = None
         self._current_handle = None
         SignalMixin._init_signals(self)
+        self._init_network()
         self.set_debug(coroutines._is_debug_mode())
 
     def __repr__(self):

@@ -45,13 +45,13 @@ _FATAL = (SystemExit, KeyboardInterrupt)
 def _reader_done(loop, fd, handle, fut):
     """Done-callback: remove the reader unless another one replaced it."""
     if loop._get_io_handle(fd, False) is handle:
-        loop.remove_reader(fd)
+        loop._remove_reader(fd)
 
 
 def _writer_done(loop, fd, handle, fut):
     """Done-callback: remove the writer unless another one replaced it."""
     if loop._get_io_handle(fd, True) is handle:
-        loop.remove_writer(fd)
+        loop._remove_writer(fd)
 
 
 def _call_ready(fut, func, *args):
@@ -198,14 +198,12 @@ def _ipaddr_info(host, port, family, type, proto, flowinfo=0, scopeid=0):
 
 
 class SocketMixin:
-    """asyncio's sock_* coroutines on top of the core loop's readers and writers."""
+    """asyncio's sock_* coroutines on top of the core loop's readers and writers.
 
-    def _ensure_fd_no_transport(self, fd):
-        """Raise if a live transport owns `fd` (asyncio 3.11 checks this).
-
-        There are no transports yet, so there is nothing to check; the transport
-        code will fill this in.
-        """
+    Uses `_ensure_fd_no_transport` and the unchecked `_add_reader`/`_add_writer`/
+    `_remove_reader`/`_remove_writer` of `_network.NetworkMixin`, which precedes it
+    in `Loop`'s bases.
+    """
 
     def _check_sock(self, sock):
         """asyncio's checks at the start of every sock_* coroutine."""
@@ -218,7 +216,7 @@ class SocketMixin:
         """A future resolved by `callback(fut, *args)`, run while `fd` is readable."""
         fut = self.create_future()
         self._ensure_fd_no_transport(fd)
-        handle = self.add_reader(fd, callback, fut, *args)
+        handle = self._add_reader(fd, callback, fut, *args)
         fut.add_done_callback(partial(_reader_done, self, fd, handle))
         return fut
 
@@ -226,7 +224,7 @@ class SocketMixin:
         """A future resolved by `callback(fut, *args)`, run while `fd` is writable."""
         fut = self.create_future()
         self._ensure_fd_no_transport(fd)
-        handle = self.add_writer(fd, callback, fut, *args)
+        handle = self._add_writer(fd, callback, fut, *args)
         fut.add_done_callback(partial(_writer_done, self, fd, handle))
         return fut
 

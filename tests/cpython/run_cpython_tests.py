@@ -289,7 +289,7 @@ _add(
     )
 )
 
-# What runs by default (no transports needed).
+# What runs by default: everything that passes in full on oxloop.
 DEFAULT_MODULES = (
     "test_futures",
     "test_futures2",
@@ -305,15 +305,17 @@ DEFAULT_MODULES = (
     "test_threads",
     "test_sock_lowlevel",
     "test_events",
-)
-# Everything the runner knows how to run (--all-known): the defaults plus transports.
-ALL_KNOWN_MODULES = DEFAULT_MODULES + (
-    "test_streams",
     "test_server",
     "test_sendfile",
     "test_buffered_proto",
     "test_protocols",
     "test_transports",
+)
+# Everything the runner knows how to run (--all-known): the defaults plus the modules
+# with tests of features oxloop lacks (test_streams and test_events_transports fail only
+# in their pipe/pty tests: connect_read_pipe/connect_write_pipe; subprocesses).
+ALL_KNOWN_MODULES = DEFAULT_MODULES + (
+    "test_streams",
     "test_events_transports",
     "test_events_subprocess",
 )

@@ -1,0 +1,86 @@
+//! Helpers every transport shares: the asyncio logger, write argument
+//! checks, and the asyncio classes transports pass for.
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyMemoryView};
+
+static LOGGER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// The `asyncio` logger.
+pub(crate) fn logger(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    LOGGER
+        .get_or_try_init(py, || {
+            Ok::<_, PyErr>(
+                py.import("logging")?
+                    .call_method1("getLogger", ("asyncio",))?
+                    .unbind(),
+            )
+        })
+        .map(|l| l.bind(py))
+}
+
+/// A class of `oxloop._transport_types` (see there why transports report it as `__class__`).
+pub(crate) fn asyncio_class(
+    py: Python<'_>,
+    cell: &'static PyOnceLock<Py<PyAny>>,
+    name: &str,
+) -> PyResult<Py<PyAny>> {
+    cell.get_or_try_init(py, || {
+        Ok::<_, PyErr>(
+            py.import("oxloop._transport_types")?
+                .getattr(name)?
+                .unbind(),
+        )
+    })
+    .map(|c| c.clone_ref(py))
+}
+
+/// Errors a transport never swallows.
+pub(crate) fn is_fatal(py: Python<'_>, e: &PyErr) -> bool {
+    e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py)
+        || e.is_instance_of::<pyo3::exceptions::PySystemExit>(py)
+}
+
+/// asyncio's type check of `write`/`sendto` data.
+pub(crate) fn check_write_type(data: &Bound<'_, PyAny>) -> PyResult<()> {
+    if data.is_instance_of::<PyBytes>()
+        || data.is_instance_of::<PyByteArray>()
+        || data.is_instance_of::<PyMemoryView>()
+    {
+        return Ok(());
+    }
+    let name = data
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_default();
+    Err(PyTypeError::new_err(format!(
+        "data argument must be a bytes-like object, not '{name}'"
+    )))
+}
+
+/// Drops `transport` from the loop's fd -> transport map (`loop._transports`),
+/// unless another transport took the fd meanwhile. Called once the
+/// connection is lost, so the map never holds dead transports.
+pub(crate) fn forget_transport(
+    event_loop: &Bound<'_, PyAny>,
+    fd: i32,
+    transport: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    let py = event_loop.py();
+    let Ok(map) = event_loop.getattr(intern!(py, "_transports")) else {
+        return Ok(());
+    };
+    let Ok(map) = map.cast_into::<PyDict>() else {
+        return Ok(());
+    };
+    if let Some(current) = map.get_item(fd)? {
+        if current.is(transport) {
+            map.del_item(fd)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,579 @@
+"""Stream transports, servers and their faults, on oxloop and on stdlib asyncio.
+
+Every scenario runs on both loops with the same assertions: oxloop must
+behave as asyncio does (issue 3's fault list: resets, peers vanishing
+mid-write, writes after close or of non-bytes, close() flushing, abort()
+dropping, memory bounded by pause_writing, EMFILE on accept).
+"""
+
+import asyncio
+import logging
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+
+import oxloop
+import pytest
+
+LOOPS = {"oxloop": oxloop.new_event_loop, "asyncio": asyncio.new_event_loop}
+TIMEOUT = 30.0
+BIG = 16 * 1024 * 1024  # far more than the kernel buffers of a local connection
+
+
+@pytest.fixture(params=list(LOOPS))
+def loop(request):
+    lp = LOOPS[request.param]()
+    yield lp
+    if not lp.is_closed():
+        lp.run_until_complete(lp.shutdown_default_executor())
+        lp.close()
+
+
+def run(loop, coro):
+    return loop.run_until_complete(asyncio.wait_for(coro, TIMEOUT))
+
+
+class Recorder(asyncio.Protocol):
+    """Records every callback; `lost` resolves with connection_lost's argument."""
+
+    def __init__(self, keep_open=False):
+        self.events = []
+        self.data = bytearray()
+        self.keep_open = keep_open
+        self.transport = None
+        self.lost = asyncio.get_running_loop().create_future()
+        self.eof = asyncio.get_running_loop().create_future()
+        self.paused = 0
+        self.resumed = 0
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.events.append("made")
+
+    def data_received(self, data):
+        self.data += data
+
+    def eof_received(self):
+        self.events.append("eof")
+        if not self.eof.done():
+            self.eof.set_result(None)
+        return self.keep_open
+
+    def pause_writing(self):
+        self.paused += 1
+
+    def resume_writing(self):
+        self.resumed += 1
+
+    def connection_lost(self, exc):
+        self.events.append("lost")
+        if not self.lost.done():
+            self.lost.set_result(exc)
+
+
+async def tcp_pair(loop, server_factory=None):
+    """(client transport, client protocol, server protocol, server) over loopback TCP."""
+    made = loop.create_future()
+
+    def factory():
+        proto = (server_factory or Recorder)()
+        if not made.done():
+            made.set_result(proto)
+        return proto
+
+    server = await loop.create_server(factory, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    tr, proto = await loop.create_connection(Recorder, "127.0.0.1", port)
+    sproto = await made
+    return tr, proto, sproto, server
+
+
+def test_echo_extra_info_and_nodelay(loop):
+    async def main():
+        tr, proto, sproto, server = await tcp_pair(loop)
+        assert isinstance(tr, asyncio.Transport)
+        sock = tr.get_extra_info("socket")
+        assert tr.get_extra_info("socket") is sock
+        assert sproto.transport.get_extra_info("peername") == sock.getsockname()
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        assert tr.get_extra_info("sockname") == sock.getsockname()
+        assert tr.get_extra_info("peername") == server.sockets[0].getsockname()
+        assert tr.get_extra_info("nope", 42) == 42
+        assert tr.get_write_buffer_limits() == (16 * 1024, 64 * 1024)
+        tr.writelines([b"a", bytearray(b"b"), memoryview(b"cd")])
+        while len(sproto.data) < 4:
+            await asyncio.sleep(0.01)
+        assert bytes(sproto.data) == b"abcd"
+        assert tr.can_write_eof()
+        tr.close()
+        assert tr.is_closing()
+        assert await proto.lost is None
+        await sproto.lost
+        assert proto.events == ["made", "lost"]
+        assert sproto.events == ["made", "eof", "lost"]
+        assert tr.get_extra_info("socket") is sock  # still there after close
+        assert tr.get_extra_info("sockname") is not None
+        if isinstance(loop, oxloop.Loop):
+            assert loop._transports == {}  # lost transports leave the fd map
+            assert server._clients == set()
+        server.close()
+        await server.wait_closed()
+
+    run(loop, main())
+
+
+def test_reset_gives_connection_reset_error(loop):
+    async def main():
+        tr, proto, sproto, server = await tcp_pair(loop)
+        ssock = sproto.transport.get_extra_info("socket")
+        # SO_LINGER 0: close() sends RST instead of FIN.
+        ssock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        sproto.transport.abort()
+        exc = await proto.lost
+        assert isinstance(exc, ConnectionResetError)
+        assert tr.is_closing()
+        server.close()
+
+    run(loop, main())
+
+
+def test_peer_vanishing_mid_write(loop):
+    async def main():
+        tr, proto, sproto, server = await tcp_pair(loop)
+        sproto.transport.pause_reading()
+        tr.write(b"x" * BIG)  # most of it stays buffered
+        assert tr.get_write_buffer_size() > 0
+        ssock = sproto.transport.get_extra_info("socket")
+        ssock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        sproto.transport.abort()
+        exc = await proto.lost
+        assert isinstance(exc, (ConnectionResetError, BrokenPipeError))
+        assert tr.get_write_buffer_size() == 0
+        server.close()
+
+    run(loop, main())
+
+
+def test_misused_transport(loop, caplog):
+    async def main():
+        tr, proto, sproto, server = await tcp_pair(loop)
+        with pytest.raises(TypeError, match="data argument must be a bytes-like object, not 'str'"):
+            tr.write("text")
+        with pytest.raises(TypeError):
+            tr.writelines(["text"])
+        tr.close()
+        await proto.lost
+        # asyncio silently drops writes after the connection is lost, logging from the 5th on.
+        with caplog.at_level(logging.WARNING, logger="asyncio"):
+            for _ in range(6):
+                tr.write(b"late")
+        assert "socket.send() raised exception." in caplog.text
+        tr2, proto2 = await loop.create_connection(Recorder, *server.sockets[0].getsockname())
+        tr2.write_eof()
+        with pytest.raises(RuntimeError, match="Cannot call write\\(\\) after write_eof\\(\\)"):
+            tr2.write(b"x")
+        tr2.close()
+        await proto2.lost
+        server.close()
+
+    run(loop, main())
+
+
+def test_close_flushes_buffered_data(loop):
+    async def main():
+        tr, proto, sproto, server = await tcp_pair(loop)
+        sproto.transport.pause_reading()
+        tr.write(b"y" * BIG)
+        assert tr.get_write_buffer_size() > 0
+        tr.close()
+        assert tr.is_closing()
+        await asyncio.sleep(0.05)
+        assert "lost" not in proto.events  # still flushing
+        sproto.transport.resume_reading()
+        await sproto.eof
+        assert len(sproto.data) == BIG
+        assert await proto.lost is None
+        server.close()
+
+    run(loop, main())
+
+
+def test_abort_drops_buffered_data(loop):
+    async def main():
+        tr, proto, sproto, server = await tcp_pair(loop)
+        sproto.transport.pause_reading()
+        tr.write(b"z" * BIG)
+        tr.abort()
+        assert tr.get_write_buffer_size() == 0
+        assert await proto.lost is None
+        sproto.transport.resume_reading()
+        await sproto.lost
+        assert len(sproto.data) < BIG
+        server.close()
+
+    run(loop, main())
+
+
+def test_slow_reader_bounds_memory(loop):
+    """A writer that stops at pause_writing keeps the buffer near the high water mark."""
+
+    async def main():
+        tr, proto, sproto, server = await tcp_pair(loop)
+        sproto.transport.pause_reading()
+        chunk = b"w" * 16384
+        sizes = []
+        while not proto.paused:
+            tr.write(chunk)
+            sizes.append(tr.get_write_buffer_size())
+        high = tr.get_write_buffer_limits()[1]
+        assert tr.get_write_buffer_size() <= high + len(chunk)
+        assert proto.paused == 1
+        sproto.transport.resume_reading()
+        while not proto.resumed:
+            await asyncio.sleep(0.01)
+        assert tr.get_write_buffer_size() <= tr.get_write_buffer_limits()[0]
+        tr.close()
+        await proto.lost
+        server.close()
+
+    run(loop, main())
+
+
+def test_half_open_when_eof_received_returns_true(loop):
+    async def main():
+        tr, proto, sproto, server = await tcp_pair(loop, lambda: Recorder(keep_open=True))
+        tr.write(b"request")
+        tr.write_eof()
+        await sproto.eof
+        assert not sproto.transport.is_closing()
+        sproto.transport.write(b"response")
+        sproto.transport.close()
+        await proto.eof
+        assert bytes(proto.data) == b"response"
+        await proto.lost
+        server.close()
+
+    run(loop, main())
+
+
+def test_buffered_protocol(loop):
+    class Buffered(asyncio.BufferedProtocol):
+        def __init__(self):
+            self.buf = bytearray(7)
+            self.got = bytearray()
+            self.done = asyncio.get_running_loop().create_future()
+
+        def get_buffer(self, sizehint):
+            return self.buf
+
+        def buffer_updated(self, nbytes):
+            self.got += self.buf[:nbytes]
+
+        def eof_received(self):
+            self.done.set_result(bytes(self.got))
+
+    async def main():
+        made = loop.create_future()
+
+        def factory():
+            p = Buffered()
+            made.set_result(p)
+            return p
+
+        server = await loop.create_server(factory, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        tr, proto = await loop.create_connection(Recorder, "127.0.0.1", port)
+        tr.write(b"0123456789" * 100)
+        tr.write_eof()
+        sproto = await made
+        assert await sproto.done == b"0123456789" * 100
+        tr.close()
+        server.close()
+
+    run(loop, main())
+
+
+def test_server_api_and_unix(loop, tmp_path):
+    async def main():
+        path = str(tmp_path / "s.sock")
+        got = loop.create_future()
+
+        class Echo(asyncio.Protocol):
+            def connection_made(self, transport):
+                self.tr = transport
+
+            def data_received(self, data):
+                self.tr.write(data)
+
+        server = await loop.create_unix_server(Echo, path)
+        assert server.is_serving()
+        assert server.get_loop() is loop
+        tr, proto = await loop.create_unix_connection(Recorder, path)
+        tr.write(b"ping")
+        while bytes(proto.data) != b"ping":
+            await asyncio.sleep(0.01)
+        got.set_result(None)
+        tr.close()
+        await proto.lost
+        async with server:
+            pass
+        assert not server.is_serving()
+        assert server.sockets == ()
+
+    run(loop, main())
+
+
+def test_streams_echo(loop):
+    async def handle(reader, writer):
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+
+    async def main():
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        payload = os.urandom(1 << 20)
+        writer.write(payload)
+        await writer.drain()
+        assert await reader.readexactly(len(payload)) == payload
+        writer.close()
+        await writer.wait_closed()
+        server.close()
+        await server.wait_closed()
+
+    run(loop, main())
+
+
+def test_datagram_echo_and_error_received(loop):
+    class Echo(asyncio.DatagramProtocol):
+        def connection_made(self, transport):
+            self.tr = transport
+
+        def datagram_received(self, data, addr):
+            self.tr.sendto(data.upper(), addr)
+
+    class Client(asyncio.DatagramProtocol):
+        def __init__(self):
+            self.got = asyncio.get_running_loop().create_future()
+            self.errors = []
+
+        def datagram_received(self, data, addr):
+            if not self.got.done():
+                self.got.set_result(data)
+
+        def error_received(self, exc):
+            self.errors.append(exc)
+
+    async def main():
+        st, _ = await loop.create_datagram_endpoint(Echo, local_addr=("127.0.0.1", 0))
+        addr = st.get_extra_info("sockname")
+        ct, cp = await loop.create_datagram_endpoint(Client, remote_addr=addr)
+        assert isinstance(ct, asyncio.BaseTransport)
+        ct.sendto(b"hello")
+        assert await cp.got == b"HELLO"
+        st.close()
+        await asyncio.sleep(0.05)
+        ct.sendto(b"nobody listens")  # ICMP port unreachable -> ECONNREFUSED
+        for _ in range(100):
+            if cp.errors:
+                break
+            await asyncio.sleep(0.01)
+        assert cp.errors and isinstance(cp.errors[0], ConnectionRefusedError)
+        ct.close()
+
+    run(loop, main())
+
+
+EMFILE_SERVER = textwrap.dedent(
+    """
+    import asyncio, resource, socket, sys, time
+    import oxloop
+
+    LOOP = {"oxloop": oxloop.new_event_loop, "asyncio": asyncio.new_event_loop}[sys.argv[1]]
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        errors = []
+        loop.set_exception_handler(lambda lp, ctx: errors.append(ctx["message"]))
+        conns = []
+
+        class Keep(asyncio.Protocol):
+            def connection_made(self, tr):
+                conns.append(tr)
+
+        server = await loop.create_server(Keep, "127.0.0.1", 0)
+        print(server.sockets[0].getsockname()[1], flush=True)
+        # Leave room for only a few more fds: accept() soon fails with EMFILE.
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        import os
+        used = len(os.listdir("/proc/self/fd"))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (used + 3, hard))
+        t0 = time.process_time()
+        while not errors:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # the server must not spin while it backs off
+        cpu = time.process_time() - t0
+        for tr in conns:
+            tr.abort()
+        conns.clear()
+        await asyncio.sleep(0.1)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        before = len(conns)
+        for _ in range(200):  # accepting resumes after the back-off delay
+            if len(conns) > before:
+                break
+            await asyncio.sleep(0.05)
+        print(errors[0], file=sys.stderr)
+        print("CPU", cpu, "RESUMED", len(conns) > before, flush=True)
+        server.close()
+
+    asyncio.set_event_loop_policy(None)
+    loop = LOOP()
+    loop.run_until_complete(main())
+    loop.close()
+    """
+)
+
+
+@pytest.mark.parametrize("name", list(LOOPS))
+def test_emfile_on_accept_backs_off_and_resumes(name):
+    proc = subprocess.Popen(
+        [sys.executable, "-c", EMFILE_SERVER, name],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        port = int(proc.stdout.readline())
+        clients = []
+        for _ in range(20):
+            s = socket.create_connection(("127.0.0.1", port))
+            clients.append(s)
+        out, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        proc.kill()
+        for s in clients:
+            s.close()
+    assert "socket.accept() out of system resource" in err, err
+    fields = out.split()
+    assert fields[fields.index("RESUMED") + 1] == "True", out + err
+    assert float(fields[fields.index("CPU") + 1]) < 0.3, out  # backed off, no busy loop
+
+
+def test_fd_owned_by_transport_is_refused(loop):
+    async def main():
+        tr, proto, sproto, server = await tcp_pair(loop)
+        sock = tr.get_extra_info("socket")
+        fd = sock.fileno()
+        with pytest.raises(RuntimeError, match="is used by transport"):
+            loop.add_reader(fd, lambda: None)
+        with pytest.raises(RuntimeError, match="is used by transport"):
+            loop.remove_writer(fd)
+        tr.close()
+        await proto.lost
+        server.close()
+
+    run(loop, main())
+
+
+def test_unix_cleanup_and_abstract_namespace(loop, tmp_path):
+    async def main():
+        path = str(tmp_path / "c.sock")
+        server = await loop.create_unix_server(asyncio.Protocol, path)
+        assert os.path.exists(path)
+        server.close()
+        await server.wait_closed()
+        # oxloop removes the socket file on close (cleanup_socket, Python 3.13's
+        # default); asyncio 3.11 leaves it behind.
+        if isinstance(loop, oxloop.Loop):
+            assert not os.path.exists(path)
+
+        name = f"\0oxloop-test-{os.getpid()}-{id(loop)}"
+        server = await loop.create_unix_server(asyncio.Protocol, name)
+        tr, proto = await loop.create_unix_connection(Recorder, name)
+        assert tr.get_extra_info("peername") == name.encode()
+        tr.close()
+        await proto.lost
+        server.close()
+        await server.wait_closed()
+
+    run(loop, main())
+
+
+def test_connect_accepted_socket_and_sendfile(loop, tmp_path):
+    async def main():
+        lsock = socket.create_server(("127.0.0.1", 0))
+        csock = socket.create_connection(lsock.getsockname())
+        conn, _ = lsock.accept()
+        lsock.close()
+        csock.setblocking(False)
+        tr, proto = await loop.connect_accepted_socket(Recorder, conn)
+        assert proto.events == ["made"]
+        data = os.urandom(300_000)
+        f = tmp_path / "f.bin"
+        f.write_bytes(data)
+        with open(f, "rb") as fh:
+            assert await loop.sendfile(tr, fh, 1000, 200_000) == 200_000
+            assert fh.tell() == 201_000
+        # Any write after sendfile goes out after the file's bytes.
+        tr.write(b"END")
+        got = bytearray()
+        while len(got) < 200_003:
+            got += await loop.sock_recv(csock, 65536)
+        assert bytes(got) == data[1000:201_000] + b"END"
+        tr.close()
+        await proto.lost
+        csock.close()
+
+    run(loop, main())
+
+
+def test_happy_eyeballs_skips_dead_address(loop):
+    async def main():
+        server = await loop.create_server(asyncio.Protocol, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        dead = socket.socket()
+        dead.bind(("127.0.0.1", 0))  # bound, not listening: connecting is refused
+        dead_port = dead.getsockname()[1]
+
+        async def fake_getaddrinfo(host, p, **kw):
+            stream = socket.SOCK_STREAM
+            return [
+                (socket.AF_INET, stream, 6, "", ("127.0.0.1", dead_port)),
+                (socket.AF_INET, stream, 6, "", ("127.0.0.1", port)),
+            ]
+
+        loop.getaddrinfo = fake_getaddrinfo
+        tr, proto = await loop.create_connection(
+            Recorder, "localhost", 1, happy_eyeballs_delay=0.05
+        )
+        assert tr.get_extra_info("peername") == ("127.0.0.1", port)
+        tr.close()
+        await proto.lost
+        del loop.getaddrinfo
+        dead.close()
+        server.close()
+
+    run(loop, main())
+
+
+def test_reset_in_debug_mode_is_logged_not_reported(loop, caplog):
+    async def main():
+        reported = []
+        loop.set_exception_handler(lambda lp, ctx: reported.append(ctx))
+        tr, proto, sproto, server = await tcp_pair(loop)
+        ssock = sproto.transport.get_extra_info("socket")
+        ssock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        sproto.transport.abort()
+        with caplog.at_level(logging.DEBUG, logger="asyncio"):
+            assert isinstance(await proto.lost, ConnectionResetError)
+        assert "Fatal read error on socket transport" in caplog.text
+        assert reported == []  # OSErrors are not the exception handler's business
+        server.close()
+
+    loop.set_debug(True)
+    run(loop, main())
