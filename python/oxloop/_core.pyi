@@ -7,7 +7,7 @@ from typing import Any, TypeVar, final
 
 from typing_extensions import disjoint_base
 
-__all__ = ["CoreLoop", "Handle", "TimerHandle"]
+__all__ = ["CoreLoop", "Handle", "TimerHandle", "SocketTransport", "DatagramTransport"]
 
 _T = TypeVar("_T")
 
@@ -87,6 +87,7 @@ class CoreLoop:
     @property
     def _thread_id(self) -> int | None: ...
 
+@final
 class SocketTransport:
     """Stream transport over a connected TCP/Unix socket (isinstance(asyncio.Transport))."""
 
@@ -123,6 +124,7 @@ class SocketTransport:
     _protocol_paused: bool
     _start_tls_compatible: bool
 
+@final
 class DatagramTransport:
     """Datagram transport (isinstance(asyncio.DatagramTransport))."""
 
