@@ -5,6 +5,7 @@
 mod callbacks;
 mod errors;
 mod event_loop;
+mod executors;
 mod fast_call;
 mod gil_cell;
 mod handle;
@@ -18,6 +19,12 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<event_loop::CoreLoop>()?;
     m.add_class::<handle::Handle>()?;
     m.add_class::<handle::TimerHandle>()?;
+    m.add_class::<executors::thread_pool::ThreadPool>()?;
+    m.add_function(wrap_pyfunction!(executors::at_exit::executors_at_exit, m)?)?;
+    m.add_function(wrap_pyfunction!(
+        executors::at_exit::executors_after_fork_in_child,
+        m
+    )?)?;
     fast_call::install(m.py())?;
     Ok(())
 }

@@ -1,0 +1,9 @@
+//! Rust-backed `concurrent.futures` executors: the work queues, dispatch and
+//! worker lifecycle of `oxloop.ThreadPoolExecutor` and
+//! `oxloop.ProcessPoolExecutor` (the Python classes live in
+//! `python/oxloop/_executors.py`).
+
+pub mod at_exit;
+pub mod py_objects;
+pub mod sync;
+pub mod thread_pool;

@@ -1,0 +1,38 @@
+//! Python objects the executors use, imported once.
+
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyType;
+
+static FUTURE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static BROKEN_THREAD_POOL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static HOOKS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+
+/// `concurrent.futures.Future`.
+pub fn future_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    FUTURE.import(py, "concurrent.futures", "Future")
+}
+
+/// A new pending `concurrent.futures.Future`.
+pub fn new_future(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    future_type(py)?.call0()
+}
+
+/// `concurrent.futures.thread.BrokenThreadPool(message)` as an error.
+pub fn broken_thread_pool(py: Python<'_>, message: &str) -> PyErr {
+    match BROKEN_THREAD_POOL
+        .import(py, "concurrent.futures.thread", "BrokenThreadPool")
+        .and_then(|ty| ty.call1((message,)))
+    {
+        Ok(exc) => PyErr::from_value(exc),
+        Err(err) => err,
+    }
+}
+
+/// `oxloop._executor_hooks`: the few Python-side helpers the Rust pools call
+/// (thread naming, initializer logging, pickling, process start).
+pub fn hooks(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
+    HOOKS
+        .get_or_try_init(py, || Ok(py.import("oxloop._executor_hooks")?.unbind()))
+        .map(|m| m.bind(py))
+}
