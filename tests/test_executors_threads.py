@@ -12,9 +12,8 @@ import sys
 import threading
 import time
 
-import pytest
-
 import oxloop
+import pytest
 
 
 def test_is_a_concurrent_futures_thread_pool():
