@@ -20,6 +20,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<handle::Handle>()?;
     m.add_class::<handle::TimerHandle>()?;
     m.add_class::<executors::thread_pool::ThreadPool>()?;
+    m.add_class::<executors::process_pool::ProcessPool>()?;
+    m.add_function(wrap_pyfunction!(executors::frames::read_frame, m)?)?;
+    m.add_function(wrap_pyfunction!(executors::frames::write_frame, m)?)?;
     m.add_function(wrap_pyfunction!(executors::at_exit::executors_at_exit, m)?)?;
     m.add_function(wrap_pyfunction!(
         executors::at_exit::executors_after_fork_in_child,

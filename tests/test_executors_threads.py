@@ -109,9 +109,7 @@ def test_interpreter_exit_finishes_pending_work():
         "ex = oxloop.ThreadPoolExecutor(2)\n"
         "for i in range(6): ex.submit(lambda i=i: (time.sleep(0.05), print(i, flush=True)))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
     assert sorted(out.stdout.split()) == [str(i) for i in range(6)]
 

@@ -13,13 +13,17 @@ the Rust core's `submit`/`shutdown` come first in the MRO and its
 from __future__ import annotations
 
 import itertools
+import multiprocessing as _mp
 import os
 import threading
+from concurrent.futures import _base as _cf_base
+from concurrent.futures import process as _cf_process
 from concurrent.futures import thread as _cf_thread
+from functools import partial
 
 from . import _core
 
-__all__ = ["ThreadPoolExecutor"]
+__all__ = ["ProcessPoolExecutor", "ThreadPoolExecutor"]
 
 
 def _default_thread_workers() -> int:
@@ -49,6 +53,72 @@ class ThreadPoolExecutor(_core.ThreadPool, _cf_thread.ThreadPoolExecutor):
         return (
             f"<{type(self).__module__}.{type(self).__qualname__} "
             f"max_workers={self._max_workers} live={self._live_workers}>"
+        )
+
+
+def _run_chunk(fn, chunk):
+    return [fn(*args) for args in chunk]
+
+
+def _chunks(iterables, chunksize):
+    items = zip(*iterables, strict=False)
+    while chunk := tuple(itertools.islice(items, chunksize)):
+        yield chunk
+
+
+class ProcessPoolExecutor(_core.ProcessPool, _cf_process.ProcessPoolExecutor):
+    """A process pool with the API of `concurrent.futures.ProcessPoolExecutor`.
+
+    Workers start through `mp_context`'s start method (default: the default
+    context, ``spawn`` when `max_tasks_per_child` is given, as CPython 3.11)."""
+
+    def __init__(
+        self,
+        max_workers=None,
+        mp_context=None,
+        initializer=None,
+        initargs=(),
+        *,
+        max_tasks_per_child=None,
+    ):
+        if max_workers is None:
+            max_workers = os.cpu_count() or 1
+        elif max_workers <= 0:
+            raise ValueError("max_workers must be greater than 0")
+        if mp_context is None:
+            mp_context = _mp.get_context("spawn" if max_tasks_per_child is not None else None)
+        if initializer is not None and not callable(initializer):
+            raise TypeError("initializer must be a callable")
+        if max_tasks_per_child is not None:
+            if not isinstance(max_tasks_per_child, int):
+                raise TypeError("max_tasks_per_child must be an integer")
+            if max_tasks_per_child <= 0:
+                raise ValueError("max_tasks_per_child must be >= 1")
+            if mp_context.get_start_method(allow_none=False) == "fork":
+                raise ValueError(
+                    "max_tasks_per_child is incompatible with the 'fork' "
+                    "multiprocessing start method; supply a different mp_context."
+                )
+        self._mp_context = mp_context
+        self._max_tasks_per_child = max_tasks_per_child
+        self._configure(max_workers, mp_context, initializer, tuple(initargs), max_tasks_per_child)
+
+    submit = _core.ProcessPool.submit
+    shutdown = _core.ProcessPool.shutdown
+
+    def map(self, fn, *iterables, timeout=None, chunksize=1):
+        """`Executor.map`, sending `chunksize` calls per task."""
+        if chunksize < 1:
+            raise ValueError("chunksize must be >= 1.")
+        results = _cf_base.Executor.map(
+            self, partial(_run_chunk, fn), _chunks(iterables, chunksize), timeout=timeout
+        )
+        return itertools.chain.from_iterable(results)
+
+    def __repr__(self):
+        return (
+            f"<{type(self).__module__}.{type(self).__qualname__} "
+            f"max_workers={self._max_workers} processes={len(self._processes)}>"
         )
 
 

@@ -4,6 +4,9 @@
 //! `python/oxloop/_executors.py`).
 
 pub mod at_exit;
+pub mod frames;
+pub mod process_io;
+pub mod process_pool;
 pub mod py_objects;
 pub mod sync;
 pub mod thread_pool;
