@@ -105,9 +105,10 @@ def test_collected_pool_finishes_its_work():
 
 def test_interpreter_exit_finishes_pending_work():
     code = (
-        "import time, oxloop\n"
+        "import sys, time, oxloop\n"
         "ex = oxloop.ThreadPoolExecutor(2)\n"
-        "for i in range(6): ex.submit(lambda i=i: (time.sleep(0.05), print(i, flush=True)))\n"
+        "w = lambda i: (time.sleep(0.05), sys.stdout.write(f'{i}\\n'))\n"
+        "for i in range(6): ex.submit(w, i)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr

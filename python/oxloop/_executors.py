@@ -1,8 +1,8 @@
 """`oxloop.ThreadPoolExecutor` and `oxloop.ProcessPoolExecutor`: drop-in
 `concurrent.futures` executors whose queues, dispatch and workers are Rust.
 
-Each class derives from the Rust core (`_core.ThreadPool`,
-`_core.ProcessPool`) and from the matching `concurrent.futures` class, so
+Each class derives from the Rust core (`_core.ThreadPoolExecutor`,
+`_core.ProcessPoolExecutor`) and from the matching `concurrent.futures` class, so
 `isinstance(pool, concurrent.futures.ThreadPoolExecutor)` holds (asyncio's
 `set_default_executor` checks it) and `map` and the context manager come from
 `concurrent.futures.Executor`. Nothing of the stdlib class's machinery runs:
@@ -30,7 +30,7 @@ def _default_thread_workers() -> int:
     return min(32, (os.cpu_count() or 1) + 4)
 
 
-class ThreadPoolExecutor(_core.ThreadPool, _cf_thread.ThreadPoolExecutor):
+class ThreadPoolExecutor(_core.ThreadPoolExecutor, _cf_thread.ThreadPoolExecutor):
     """A thread pool with the API of `concurrent.futures.ThreadPoolExecutor`."""
 
     _counter = itertools.count().__next__
@@ -46,8 +46,8 @@ class ThreadPoolExecutor(_core.ThreadPool, _cf_thread.ThreadPoolExecutor):
         self._thread_name_prefix = prefix
         self._configure(max_workers, prefix, initializer, tuple(initargs))
 
-    submit = _core.ThreadPool.submit
-    shutdown = _core.ThreadPool.shutdown
+    submit = _core.ThreadPoolExecutor.submit
+    shutdown = _core.ThreadPoolExecutor.shutdown
 
     def __repr__(self):
         return (
@@ -66,7 +66,7 @@ def _chunks(iterables, chunksize):
         yield chunk
 
 
-class ProcessPoolExecutor(_core.ProcessPool, _cf_process.ProcessPoolExecutor):
+class ProcessPoolExecutor(_core.ProcessPoolExecutor, _cf_process.ProcessPoolExecutor):
     """A process pool with the API of `concurrent.futures.ProcessPoolExecutor`.
 
     Workers start through `mp_context`'s start method (default: the default
@@ -103,8 +103,8 @@ class ProcessPoolExecutor(_core.ProcessPool, _cf_process.ProcessPoolExecutor):
         self._max_tasks_per_child = max_tasks_per_child
         self._configure(max_workers, mp_context, initializer, tuple(initargs), max_tasks_per_child)
 
-    submit = _core.ProcessPool.submit
-    shutdown = _core.ProcessPool.shutdown
+    submit = _core.ProcessPoolExecutor.submit
+    shutdown = _core.ProcessPoolExecutor.shutdown
 
     def map(self, fn, *iterables, timeout=None, chunksize=1):
         """`Executor.map`, sending `chunksize` calls per task."""

@@ -24,7 +24,10 @@ pub trait ExitHooks: Send + Sync {
 }
 
 static EXITING: AtomicBool = AtomicBool::new(false);
-static POOLS: Mutex<Vec<Weak<dyn ExitHooks>>> = Mutex::new(Vec::new());
+/// Every pool, with the pid of the process that created it: a forked child
+/// (multiprocessing's `fork` workers run `threading._shutdown()` too) must
+/// leave its parent's pools alone, their locks may have been copied held.
+static POOLS: Mutex<Vec<(u32, Weak<dyn ExitHooks>)>> = Mutex::new(Vec::new());
 
 /// True once the interpreter has started exiting: submits are refused.
 pub fn interpreter_exiting() -> bool {
@@ -34,12 +37,18 @@ pub fn interpreter_exiting() -> bool {
 /// Records a pool so that interpreter exit joins its workers.
 pub fn register(pool: Arc<dyn ExitHooks>) {
     let mut pools = lock(&POOLS);
-    pools.retain(|p| p.strong_count() > 0);
-    pools.push(Arc::downgrade(&pool));
+    pools.retain(|(_, p)| p.strong_count() > 0);
+    pools.push((std::process::id(), Arc::downgrade(&pool)));
 }
 
-fn live_pools() -> Vec<Arc<dyn ExitHooks>> {
-    lock(&POOLS).iter().filter_map(Weak::upgrade).collect()
+/// The live pools this process created.
+fn own_live_pools() -> Vec<Arc<dyn ExitHooks>> {
+    let pid = std::process::id();
+    lock(&POOLS)
+        .iter()
+        .filter(|(owner, _)| *owner == pid)
+        .filter_map(|(_, p)| p.upgrade())
+        .collect()
 }
 
 /// Called from `threading._register_atexit`: refuse new work, let queued
@@ -47,7 +56,7 @@ fn live_pools() -> Vec<Arc<dyn ExitHooks>> {
 #[pyfunction]
 pub fn executors_at_exit(py: Python<'_>) -> PyResult<()> {
     EXITING.store(true, Ordering::Release);
-    for pool in live_pools() {
+    for pool in own_live_pools() {
         pool.shutdown_and_join(py);
     }
     Ok(())
@@ -59,7 +68,7 @@ pub fn executors_after_fork_in_child() -> PyResult<()> {
     // A lock held by a thread that did not survive the fork can never be
     // taken again; leave such pools alone rather than deadlock.
     let pools: Vec<Arc<dyn ExitHooks>> = match POOLS.try_lock() {
-        Ok(pools) => pools.iter().filter_map(Weak::upgrade).collect(),
+        Ok(pools) => pools.iter().filter_map(|(_, p)| p.upgrade()).collect(),
         Err(_) => return Ok(()),
     };
     for pool in pools {

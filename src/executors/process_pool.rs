@@ -119,13 +119,14 @@ pub struct Shared {
     next_id: AtomicU64,
 }
 
+/// (Named like the Python class so argument errors read as CPython's.)
 /// The scheduling core of `oxloop.ProcessPoolExecutor`.
 #[pyclass(
     subclass,
     frozen,
     weakref,
     module = "oxloop._core",
-    name = "ProcessPool"
+    name = "ProcessPoolExecutor"
 )]
 pub struct ProcessPool {
     shared: Arc<Shared>,
@@ -393,11 +394,11 @@ impl ProcessPool {
     /// `submit(fn, /, *args, **kwargs)`: pickles the call, queues it and
     /// returns its `concurrent.futures.Future`. A call that cannot be
     /// pickled gives a future holding the pickling error.
-    #[pyo3(signature = (func, /, *args, **kwargs))]
+    #[pyo3(signature = (r#fn, /, *args, **kwargs))]
     fn submit<'py>(
         &self,
         py: Python<'py>,
-        func: Bound<'py, PyAny>,
+        r#fn: Bound<'py, PyAny>,
         args: Bound<'py, PyTuple>,
         kwargs: Option<Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
@@ -411,7 +412,7 @@ impl ProcessPool {
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         let frame = pickle_dumps(
             py,
-            PyTuple::new(py, [func, args.into_any(), kwargs.into_any()])?.as_any(),
+            PyTuple::new(py, [r#fn, args.into_any(), kwargs.into_any()])?.as_any(),
         )
         .and_then(|payload| {
             encode(id, KIND_TASK, payload.as_bytes())

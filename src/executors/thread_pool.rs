@@ -71,13 +71,14 @@ struct Shared {
     worker_exited: Condvar,
 }
 
+/// (Named like the Python class so argument errors read as CPython's.)
 /// The scheduling core of `oxloop.ThreadPoolExecutor`.
 #[pyclass(
     subclass,
     frozen,
     weakref,
     module = "oxloop._core",
-    name = "ThreadPool"
+    name = "ThreadPoolExecutor"
 )]
 pub struct ThreadPool {
     shared: Arc<Shared>,
@@ -341,11 +342,11 @@ impl ThreadPool {
 
     /// `submit(fn, /, *args, **kwargs)`: schedules `fn(*args, **kwargs)` and
     /// returns its `concurrent.futures.Future`.
-    #[pyo3(signature = (func, /, *args, **kwargs))]
+    #[pyo3(signature = (r#fn, /, *args, **kwargs))]
     fn submit<'py>(
         &self,
         py: Python<'py>,
-        func: Bound<'py, PyAny>,
+        r#fn: Bound<'py, PyAny>,
         args: Bound<'py, PyTuple>,
         kwargs: Option<Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
@@ -353,7 +354,7 @@ impl ThreadPool {
         let future = new_future(py)?;
         let item = WorkItem {
             future: future.clone().unbind(),
-            func: func.unbind(),
+            func: r#fn.unbind(),
             args: args.unbind(),
             kwargs: kwargs.map(Bound::unbind),
         };
