@@ -40,32 +40,39 @@ struct Harvest {
 
 pub fn io_main(shared: Arc<Shared>) {
     IO_THREAD_OF.with(|c| c.set(Arc::as_ptr(&shared) as usize));
-    let mut pollfds: Vec<libc::pollfd> = Vec::new();
-    let mut targets: Vec<(usize, bool)> = Vec::new();
-    let mut buf = vec![0u8; READ_CHUNK];
-    loop {
-        let (handouts, exit_now) = plan_turn(&shared, &mut pollfds, &mut targets);
-        if exit_now {
-            finish(&shared);
-            return;
-        }
-        if !handouts.is_empty() {
-            if Python::try_attach(|py| mark_running(py, &shared, handouts)).is_none() {
+    // Attached for the thread's whole life (one thread state), detached for
+    // everything but the Python work of a turn.
+    let attached = Python::try_attach(|py| {
+        let mut pollfds: Vec<libc::pollfd> = Vec::new();
+        let mut targets: Vec<(usize, bool)> = Vec::new();
+        let mut buf = vec![0u8; READ_CHUNK];
+        loop {
+            let (handouts, exit_now) = py.detach(|| plan_turn(&shared, &mut pollfds, &mut targets));
+            if exit_now {
+                finish(py, &shared);
                 return;
             }
-            continue;
+            if !handouts.is_empty() {
+                mark_running(py, &shared, handouts);
+                continue;
+            }
+            let harvest = py.detach(|| {
+                // SAFETY: `pollfds` is a live, initialised array of `pollfds.len()` entries.
+                let ready =
+                    unsafe { libc::poll(pollfds.as_mut_ptr(), pollfds.len() as libc::nfds_t, -1) };
+                if ready < 0 {
+                    return Harvest::default(); // EINTR; the next turn polls again
+                }
+                do_io(&shared, &pollfds, &targets, &mut buf)
+            });
+            if !harvest.frames.is_empty() || harvest.broke || harvest.replacements > 0 {
+                settle(py, &shared, harvest);
+            }
         }
-        // SAFETY: `pollfds` is a live, initialised array of `pollfds.len()` entries.
-        let ready = unsafe { libc::poll(pollfds.as_mut_ptr(), pollfds.len() as libc::nfds_t, -1) };
-        if ready < 0 {
-            continue; // EINTR; the next turn polls again
-        }
-        let harvest = do_io(&shared, &pollfds, &targets, &mut buf);
-        if (!harvest.frames.is_empty() || harvest.broke || harvest.replacements > 0)
-            && Python::try_attach(|py| settle(py, &shared, harvest)).is_none()
-        {
-            return;
-        }
+    });
+    if attached.is_none() {
+        lock(&shared.state).io_done = true;
+        shared.io_finished.notify_all();
     }
 }
 
@@ -386,15 +393,13 @@ fn break_pool(py: Python<'_>, shared: &Shared) {
 }
 
 /// Joins the exited workers' processes and reports the thread done.
-fn finish(shared: &Shared) {
+fn finish(py: Python<'_>, shared: &Shared) {
     let exited = std::mem::take(&mut lock(&shared.state).exited);
-    let _ = Python::try_attach(|py| {
-        for process in exited {
-            if let Err(err) = process.bind(py).call_method0(intern!(py, "join")) {
-                err.write_unraisable(py, None);
-            }
+    for process in exited {
+        if let Err(err) = process.bind(py).call_method0(intern!(py, "join")) {
+            err.write_unraisable(py, None);
         }
-    });
+    }
     lock(&shared.state).io_done = true;
     shared.io_finished.notify_all();
 }

@@ -1,10 +1,10 @@
 //! `ThreadPool`: the Rust half of `oxloop.ThreadPoolExecutor`.
 //!
 //! Work items wait in a `Mutex<VecDeque>`; worker threads are plain Rust
-//! threads that block on a `Condvar` without the GIL and attach to Python
-//! only to run work items. Once attached, a worker keeps running queued items
-//! until the queue is empty, so a burst of small tasks costs one GIL hand-off
-//! instead of one per task. Workers start lazily, one per submit that finds
+//! threads, attached to Python for their whole life (one thread state each),
+//! that release the GIL only while blocked on a `Condvar`. Once woken, a
+//! worker keeps running queued items until the queue is empty, so a burst of
+//! small tasks costs one GIL hand-off instead of one per task. Workers start lazily, one per submit that finds
 //! no idle worker, up to `max_workers`.
 
 use std::cell::Cell;
@@ -269,12 +269,13 @@ fn start_worker(py: Python<'_>, shared: &Shared, name: &str) -> bool {
     }
 }
 
+/// A worker thread: attached to Python for its whole life (one thread
+/// state, as a `threading` thread has), detached while waiting for work.
 fn worker_main(shared: Arc<Shared>, name: String) {
     CURRENT_POOL.with(|c| c.set(Arc::as_ptr(&shared) as usize));
-    let started = Python::try_attach(|py| start_worker(py, &shared, &name)).unwrap_or(false);
-    if started {
-        while let Some(first) = shared.next_item_blocking() {
-            let attached = Python::try_attach(|py| {
+    let _ = Python::try_attach(|py| {
+        if start_worker(py, &shared, &name) {
+            while let Some(first) = py.detach(|| shared.next_item_blocking()) {
                 let mut item = first;
                 loop {
                     run_item(py, item);
@@ -283,13 +284,8 @@ fn worker_main(shared: Arc<Shared>, name: String) {
                         None => break,
                     }
                 }
-            });
-            if attached.is_none() {
-                break;
             }
         }
-    }
-    let _ = Python::try_attach(|py| {
         if let Ok(hooks) = hooks(py) {
             if let Err(err) = hooks.call_method0(intern!(py, "forget_worker_thread")) {
                 err.write_unraisable(py, None);
