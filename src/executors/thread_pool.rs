@@ -53,6 +53,10 @@ struct State {
     queue: VecDeque<WorkItem>,
     /// Workers blocked waiting for work.
     idle: usize,
+    /// Wake-ups sent and not yet taken by a worker: while one is
+    /// outstanding, submits do not wake more workers; the woken worker wakes
+    /// the next one if work is left when it takes its item.
+    wake_tokens: usize,
     /// Workers started and not yet exited.
     live: usize,
     /// Workers ever started (numbers thread names).
@@ -99,7 +103,7 @@ impl Shared {
     fn next_item_blocking(&self) -> Option<WorkItem> {
         let mut state = lock(&self.state);
         loop {
-            if let Some(item) = state.queue.pop_front() {
+            if let Some(item) = self.take_item(&mut state) {
                 return Some(item);
             }
             if state.shutdown {
@@ -108,11 +112,29 @@ impl Shared {
             state.idle += 1;
             state = wait(&self.work_ready, state);
             state.idle -= 1;
+            state.wake_tokens = state.wake_tokens.saturating_sub(1);
         }
     }
 
     fn try_next_item(&self) -> Option<WorkItem> {
-        lock(&self.state).queue.pop_front()
+        self.take_item(&mut lock(&self.state))
+    }
+
+    /// Pops an item; if more are queued and nobody is on the way to take
+    /// them, wakes one idle worker (work that blocks still spreads out).
+    fn take_item(&self, state: &mut State) -> Option<WorkItem> {
+        let item = state.queue.pop_front()?;
+        if !state.queue.is_empty() {
+            self.wake_one(state);
+        }
+        Some(item)
+    }
+
+    fn wake_one(&self, state: &mut State) {
+        if state.wake_tokens == 0 && state.idle > 0 {
+            state.wake_tokens += 1;
+            self.work_ready.notify_one();
+        }
     }
 
     /// Starts one worker thread; the caller has counted it in `live`.
@@ -375,23 +397,21 @@ impl ThreadPool {
                 state.started += 1;
                 Some(state.started - 1)
             } else {
+                self.shared.wake_one(&mut state);
                 None
             }
         };
-        match new_worker {
-            None => self.shared.work_ready.notify_one(),
-            Some(number) => {
-                if let Err(err) = self.shared.spawn_worker(number) {
-                    let live = {
-                        let mut state = lock(&self.shared.state);
-                        state.live -= 1;
-                        state.live
-                    };
-                    if live == 0 {
-                        return Err(PyRuntimeError::new_err(format!(
-                            "can't start new thread: {err}"
-                        )));
-                    }
+        if let Some(number) = new_worker {
+            if let Err(err) = self.shared.spawn_worker(number) {
+                let live = {
+                    let mut state = lock(&self.shared.state);
+                    state.live -= 1;
+                    state.live
+                };
+                if live == 0 {
+                    return Err(PyRuntimeError::new_err(format!(
+                        "can't start new thread: {err}"
+                    )));
                 }
             }
         }
