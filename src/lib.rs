@@ -5,6 +5,7 @@
 mod callbacks;
 mod errors;
 mod event_loop;
+mod executors;
 mod fast_call;
 mod gil_cell;
 mod handle;
@@ -21,6 +22,15 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<handle::TimerHandle>()?;
     m.add_class::<transports::stream::SocketTransport>()?;
     m.add_class::<transports::datagram::DatagramTransport>()?;
+    m.add_class::<executors::thread_pool::ThreadPool>()?;
+    m.add_class::<executors::process_pool::ProcessPool>()?;
+    m.add_function(wrap_pyfunction!(executors::frames::read_frame, m)?)?;
+    m.add_function(wrap_pyfunction!(executors::frames::write_frame, m)?)?;
+    m.add_function(wrap_pyfunction!(executors::at_exit::executors_at_exit, m)?)?;
+    m.add_function(wrap_pyfunction!(
+        executors::at_exit::executors_after_fork_in_child,
+        m
+    )?)?;
     fast_call::install(m.py())?;
     Ok(())
 }

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio as _asyncio
 
 from ._core import Handle, TimerHandle
+from ._executors import ProcessPoolExecutor, ThreadPoolExecutor
 from ._loop import Loop
 from ._policy import EventLoopPolicy
 
@@ -21,6 +22,8 @@ __all__ = [
     "EventLoopPolicy",
     "Handle",
     "Loop",
+    "ProcessPoolExecutor",
+    "ThreadPoolExecutor",
     "TimerHandle",
     "install",
     "new_event_loop",

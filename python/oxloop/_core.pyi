@@ -3,11 +3,24 @@
 import asyncio
 import contextvars
 from collections.abc import Callable, Coroutine, Generator
+from concurrent.futures import Future
 from typing import Any, TypeVar, final
 
 from typing_extensions import disjoint_base
 
-__all__ = ["CoreLoop", "Handle", "TimerHandle", "SocketTransport", "DatagramTransport"]
+__all__ = [
+    "CoreLoop",
+    "Handle",
+    "TimerHandle",
+    "SocketTransport",
+    "DatagramTransport",
+    "ThreadPoolExecutor",
+    "ProcessPoolExecutor",
+    "read_frame",
+    "write_frame",
+    "executors_at_exit",
+    "executors_after_fork_in_child",
+]
 
 _T = TypeVar("_T")
 
@@ -152,3 +165,56 @@ class DatagramTransport:
     def get_protocol(self) -> Any: ...
     _sock: Any
     _sock_fd: int
+
+@disjoint_base
+class ThreadPoolExecutor:
+    """Rust core of `oxloop.ThreadPoolExecutor` (named like it so argument
+    errors read as CPython's)."""
+
+    def __new__(cls, *_args: Any, **_kwargs: Any) -> ThreadPoolExecutor: ...
+    def _configure(
+        self,
+        max_workers: int,
+        thread_name_prefix: str,
+        initializer: Callable[..., object] | None,
+        initargs: tuple[Any, ...],
+    ) -> None: ...
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]: ...
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None: ...
+    @property
+    def _live_workers(self) -> int: ...
+    @property
+    def _idle_workers(self) -> int: ...
+    @property
+    def _max_workers(self) -> int: ...
+    @property
+    def _broken(self) -> str | None: ...
+    @property
+    def _shutdown(self) -> bool: ...
+
+@disjoint_base
+class ProcessPoolExecutor:
+    """Rust core of `oxloop.ProcessPoolExecutor`."""
+
+    def __new__(cls, *_args: Any, **_kwargs: Any) -> ProcessPoolExecutor: ...
+    def _configure(
+        self,
+        max_workers: int,
+        mp_context: Any,
+        initializer: Callable[..., object] | None,
+        initargs: tuple[Any, ...],
+        max_tasks_per_child: int | None,
+    ) -> None: ...
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]: ...
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None: ...
+    @property
+    def _processes(self) -> list[Any]: ...
+    @property
+    def _max_workers(self) -> int: ...
+    @property
+    def _broken(self) -> str | None: ...
+
+def read_frame(fd: int) -> tuple[int, int, bytes] | None: ...
+def write_frame(fd: int, id: int, kind: int, payload: bytes) -> None: ...
+def executors_at_exit() -> None: ...
+def executors_after_fork_in_child() -> None: ...

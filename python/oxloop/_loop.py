@@ -19,6 +19,7 @@ import weakref
 from asyncio import coroutines, events, format_helpers, futures, tasks
 
 from . import _core
+from ._executors import ThreadPoolExecutor
 from ._network import NetworkMixin
 from ._signals import SignalMixin
 from ._sockets import SocketMixin
@@ -298,11 +299,13 @@ class Loop(NetworkMixin, SocketMixin, SignalMixin, _core.CoreLoop, asyncio.Abstr
             if executor is None:
                 if self._executor_shutdown_called:
                     raise RuntimeError("Executor shutdown has been called")
-                executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="asyncio")
+                executor = ThreadPoolExecutor(thread_name_prefix="asyncio")
                 self._default_executor = executor
         return futures.wrap_future(executor.submit(func, *args), loop=self)
 
     def set_default_executor(self, executor):
+        # oxloop.ThreadPoolExecutor subclasses concurrent.futures.ThreadPoolExecutor,
+        # so both kinds pass this check.
         if not isinstance(executor, concurrent.futures.ThreadPoolExecutor):
             raise TypeError("executor must be ThreadPoolExecutor")
         self._default_executor = executor
