@@ -84,3 +84,28 @@ pub(crate) fn forget_transport(
     }
     Ok(())
 }
+
+/// asyncio's `_set_write_buffer_limits`: `high` defaults to `default_high`
+/// (or to four times `low`), `low` to a quarter of `high`; both must be
+/// non-negative with `high >= low`, else `ValueError`.
+pub(crate) fn water_marks(
+    high: Option<i64>,
+    low: Option<i64>,
+    default_high: usize,
+) -> PyResult<(usize, usize)> {
+    let high = match (high, low) {
+        (Some(h), _) => h,
+        (None, None) => i64::try_from(default_high).unwrap_or(i64::MAX),
+        (None, Some(l)) => l.saturating_mul(4),
+    };
+    let low = low.unwrap_or(high.div_euclid(4));
+    if !(high >= low && low >= 0) {
+        return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "high ({high}) must be >= low ({low}) must be >= 0"
+        )));
+    }
+    Ok((
+        usize::try_from(high).unwrap_or(usize::MAX),
+        usize::try_from(low).unwrap_or(0),
+    ))
+}

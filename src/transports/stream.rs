@@ -17,7 +17,7 @@
 use std::cell::RefCell;
 use std::os::fd::RawFd;
 
-use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyOSError, PyRuntimeError};
 use pyo3::gc::{PyTraverseError, PyVisit};
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -25,7 +25,9 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
 use reactor::Side;
 
-use super::common::{asyncio_class, check_write_type, forget_transport, is_fatal, logger};
+use super::common::{
+    asyncio_class, check_write_type, forget_transport, is_fatal, logger, water_marks,
+};
 use super::extra::{wrap_socket, ExtraInfo, Lookup};
 use super::rawbuf::RawBuf;
 use super::sys;
@@ -832,21 +834,11 @@ impl SocketTransport {
         high: Option<i64>,
         low: Option<i64>,
     ) -> PyResult<()> {
-        let high = match (high, low) {
-            (Some(h), _) => h,
-            (None, None) => DEFAULT_HIGH as i64,
-            (None, Some(l)) => l.saturating_mul(4),
-        };
-        let low = low.unwrap_or(high.div_euclid(4));
-        if !(high >= low && low >= 0) {
-            return Err(PyValueError::new_err(format!(
-                "high ({high}) must be >= low ({low}) must be >= 0"
-            )));
-        }
+        let (high, low) = water_marks(high, low, DEFAULT_HIGH)?;
         {
             let mut t = slf.borrow_mut();
-            t.high = usize::try_from(high).unwrap_or(usize::MAX);
-            t.low = usize::try_from(low).unwrap_or(0);
+            t.high = high;
+            t.low = low;
         }
         maybe_pause_protocol(slf)
     }
