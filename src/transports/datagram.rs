@@ -619,10 +619,11 @@ impl DatagramTransport {
         Ok(())
     }
 
-    fn get_protocol(&self, py: Python<'_>) -> Py<PyAny> {
-        self.protocol
+    fn get_protocol(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(self
+            .protocol
             .as_ref()
-            .map_or_else(|| py.None(), |p| p.clone_ref(py))
+            .map_or_else(|| py.None(), |p| p.clone_ref(py)))
     }
 
     /// The asyncio class this transport passes for in `isinstance()`.
@@ -632,32 +633,34 @@ impl DatagramTransport {
     }
 
     #[getter]
-    fn _sock(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.sock.as_ref().map(|s| s.clone_ref(py))
+    fn _sock(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        Ok(self.sock.as_ref().map(|s| s.clone_ref(py)))
     }
 
     #[getter]
-    fn _sock_fd(&self) -> RawFd {
-        self.fd
+    fn _sock_fd(&self) -> PyResult<RawFd> {
+        Ok(self.fd)
     }
 
     #[getter]
-    fn _address(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.address.as_ref().map(|a| a.clone_ref(py))
+    fn _address(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        Ok(self.address.as_ref().map(|a| a.clone_ref(py)))
     }
 
-    fn __repr__(&self) -> String {
-        let state = if self.sock.is_none() {
-            " closed"
-        } else if self.closing {
-            " closing"
-        } else {
-            ""
-        };
-        format!(
-            "<oxloop.DatagramTransport{state} fd={} bufsize={}>",
-            self.fd, self.queued_bytes
-        )
+    fn __repr__(&self) -> PyResult<String> {
+        Ok({
+            let state = if self.sock.is_none() {
+                " closed"
+            } else if self.closing {
+                " closing"
+            } else {
+                ""
+            };
+            format!(
+                "<oxloop.DatagramTransport{state} fd={} bufsize={}>",
+                self.fd, self.queued_bytes
+            )
+        })
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {

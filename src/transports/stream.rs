@@ -879,10 +879,11 @@ impl SocketTransport {
         Ok(())
     }
 
-    fn get_protocol(&self, py: Python<'_>) -> Py<PyAny> {
-        self.protocol
+    fn get_protocol(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(self
+            .protocol
             .as_ref()
-            .map_or_else(|| py.None(), |p| p.clone_ref(py))
+            .map_or_else(|| py.None(), |p| p.clone_ref(py)))
     }
 
     /// A future resolved when the write buffer is empty (for `sendfile`).
@@ -918,62 +919,64 @@ impl SocketTransport {
     }
 
     #[getter]
-    fn _sock(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.sock.as_ref().map(|s| s.clone_ref(py))
+    fn _sock(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        Ok(self.sock.as_ref().map(|s| s.clone_ref(py)))
     }
 
     /// `loop.start_tls()` may wrap this transport.
     #[getter]
-    fn _start_tls_compatible(&self) -> bool {
-        true
+    fn _start_tls_compatible(&self) -> PyResult<bool> {
+        Ok(true)
     }
 
     #[getter]
-    fn _sock_fd(&self) -> RawFd {
-        self.fd
+    fn _sock_fd(&self) -> PyResult<RawFd> {
+        Ok(self.fd)
     }
 
     #[getter]
-    fn _loop(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.core.as_ref().map(|c| c.clone_ref(py).into_any())
+    fn _loop(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        Ok(self.core.as_ref().map(|c| c.clone_ref(py).into_any()))
     }
 
     #[getter]
-    fn _protocol_paused(&self) -> bool {
-        self.protocol_paused
+    fn _protocol_paused(&self) -> PyResult<bool> {
+        Ok(self.protocol_paused)
     }
 
     #[getter]
-    fn _closing(&self) -> bool {
-        self.closing
+    fn _closing(&self) -> PyResult<bool> {
+        Ok(self.closing)
     }
 
-    fn __repr__(&self) -> String {
-        let mut s = String::from("<oxloop.SocketTransport");
-        if self.sock.is_none() {
-            s.push_str(" closed");
-        } else if self.closing {
-            s.push_str(" closing");
-        }
-        s.push_str(&format!(" fd={}", self.fd));
-        if self.sock.is_some() {
-            let read = if self.paused || self.closing {
-                "idle"
-            } else {
-                "polling"
-            };
-            let write = if self.pending() > 0 {
-                "polling"
-            } else {
-                "idle"
-            };
-            s.push_str(&format!(
-                " read={read} write=<{write}, bufsize={}>",
-                self.pending()
-            ));
-        }
-        s.push('>');
-        s
+    fn __repr__(&self) -> PyResult<String> {
+        Ok({
+            let mut s = String::from("<oxloop.SocketTransport");
+            if self.sock.is_none() {
+                s.push_str(" closed");
+            } else if self.closing {
+                s.push_str(" closing");
+            }
+            s.push_str(&format!(" fd={}", self.fd));
+            if self.sock.is_some() {
+                let read = if self.paused || self.closing {
+                    "idle"
+                } else {
+                    "polling"
+                };
+                let write = if self.pending() > 0 {
+                    "polling"
+                } else {
+                    "idle"
+                };
+                s.push_str(&format!(
+                    " read={read} write=<{write}, bufsize={}>",
+                    self.pending()
+                ));
+            }
+            s.push('>');
+            s
+        })
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
