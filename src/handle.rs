@@ -47,6 +47,9 @@ struct Parts {
     context_private: bool,
     /// Where the handle was made (debug mode only).
     source_traceback: Option<Py<PyAny>>,
+    /// The callback's description, kept for `repr()` when a handle made in
+    /// debug mode is cancelled (asyncio keeps showing it there).
+    cancelled_source: Option<String>,
 }
 
 impl Parts {
@@ -81,6 +84,7 @@ impl Parts {
             context: Some(context),
             context_private,
             source_traceback,
+            cancelled_source: None,
         })
     }
 
@@ -191,6 +195,7 @@ impl Handle {
             context: None,
             context_private: false,
             source_traceback: None,
+            cancelled_source: None,
         };
         // SAFETY: the closure only swaps values; the old parts are dropped afterwards.
         let old = unsafe { self.parts.with(py, |p| std::mem::replace(p, empty)) };
@@ -331,6 +336,10 @@ impl Handle {
         }
         if let Some(source) = self.callback_source(py)? {
             parts.push(source);
+        } else {
+            // SAFETY: the closure only clones a Rust string.
+            let kept = unsafe { self.parts.with(py, |p| p.cancelled_source.clone()) };
+            parts.extend(kept);
         }
         if let Some(tb) = self.source_traceback(py) {
             let tb = tb.bind(py);
@@ -388,11 +397,21 @@ impl Handle {
         ))
     }
 
-    /// Cancels the callback; a cancelled handle never runs.
+    /// Cancels the callback; a cancelled handle never runs. It lets go of
+    /// the callback (breaking `obj -> handle -> obj.method` cycles, which the
+    /// GC cannot see through an untracked handle); a handle made in debug
+    /// mode keeps its callback's description for `repr()`, as asyncio does.
     fn cancel(&self, py: Python<'_>) -> PyResult<()> {
         if !self.cancelled.swap(true, Relaxed) {
             if let Some(r) = self.timer_of.as_ref().and_then(Weak::upgrade) {
                 r.timer_cancelled();
+            }
+            // SAFETY: the closure only reads a flag.
+            let debug_made = unsafe { self.parts.with(py, |p| p.source_traceback.is_some()) };
+            if debug_made {
+                let source = self.callback_source(py)?;
+                // SAFETY: the closure only stores a Rust string.
+                unsafe { self.parts.with(py, |p| p.cancelled_source = source) };
             }
             self.release(py);
         }
