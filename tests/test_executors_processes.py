@@ -180,6 +180,7 @@ def test_parent_killed_leaves_no_orphans():
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
+        proc.stdout.close()
     assert pids and wait_gone(pids, timeout=10)
 
 
