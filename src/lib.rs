@@ -22,6 +22,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<handle::TimerHandle>()?;
     m.add_class::<transports::stream::SocketTransport>()?;
     m.add_class::<transports::datagram::DatagramTransport>()?;
+    m.add_class::<transports::read_pipe::ReadPipeTransport>()?;
+    m.add_class::<transports::write_pipe::WritePipeTransport>()?;
     m.add_class::<executors::thread_pool::ThreadPool>()?;
     m.add_class::<executors::process_pool::ProcessPool>()?;
     m.add_function(wrap_pyfunction!(executors::frames::read_frame, m)?)?;

@@ -21,6 +21,7 @@ from asyncio import coroutines, events, format_helpers, futures, tasks
 from . import _core
 from ._executors import ThreadPoolExecutor
 from ._network import NetworkMixin
+from ._pipes import PipeMixin
 from ._signals import SignalMixin
 from ._sockets import SocketMixin
 
@@ -49,7 +50,9 @@ def _format_handle(handle):
     return str(handle)
 
 
-class Loop(NetworkMixin, SocketMixin, SignalMixin, _core.CoreLoop, asyncio.AbstractEventLoop):
+class Loop(
+    NetworkMixin, PipeMixin, SocketMixin, SignalMixin, _core.CoreLoop, asyncio.AbstractEventLoop
+):
     """An asyncio event loop implemented in Rust."""
 
     def __init__(self):

@@ -24,3 +24,15 @@ class DatagramTransport(transports.Transport, transports.DatagramTransport):
     selector datagram transport is a Transport too)."""
 
     __slots__ = ()
+
+
+class ReadPipeTransport(transports.ReadTransport):
+    """What `oxloop._core.ReadPipeTransport` reports as its `__class__`."""
+
+    __slots__ = ()
+
+
+class WritePipeTransport(transports.WriteTransport):
+    """What `oxloop._core.WritePipeTransport` reports as its `__class__`."""
+
+    __slots__ = ()

@@ -1,4 +1,4 @@
-//! The socket syscalls the transports make, as `io::Result`s.
+//! The syscalls the transports make (socket and pipe I/O), as `io::Result`s.
 //!
 //! `Ok(None)` means "would block" (or interrupted): try again when the fd
 //! is ready. Every other error is the kernel's, for `errors::os_error`.
@@ -76,4 +76,16 @@ pub(crate) fn shutdown_write(fd: RawFd) -> io::Result<()> {
     } else {
         Ok(())
     }
+}
+
+/// `read(fd, buf)`: for pipes and character devices, which `recv` refuses.
+pub(crate) fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    // SAFETY: `buf` is a valid writable region of `buf.len()` bytes for the call.
+    check(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) })
+}
+
+/// `write(fd, buf)`. Python ignores SIGPIPE, so a closed reader gives EPIPE.
+pub(crate) fn write(fd: RawFd, buf: &[u8]) -> io::Result<Option<usize>> {
+    // SAFETY: `buf` is a valid readable region of `buf.len()` bytes for the call.
+    check(unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) })
 }

@@ -40,7 +40,7 @@ Usage::
 
     python tests/cpython/run_cpython_tests.py                  # default modules on oxloop
     python tests/cpython/run_cpython_tests.py --modules test_tasks,test_locks -k gather -v
-    python tests/cpython/run_cpython_tests.py --all-known       # also the transport modules
+    python tests/cpython/run_cpython_tests.py --all-known       # also modules needing subprocesses
     python tests/cpython/run_cpython_tests.py --loop asyncio    # baseline: stdlib loop
 
 The last line of the output is ``N passed, N failed, N skipped`` (skipped = excluded +
@@ -310,13 +310,13 @@ DEFAULT_MODULES = (
     "test_buffered_proto",
     "test_protocols",
     "test_transports",
+    "test_events_transports",
 )
 # Everything the runner knows how to run (--all-known): the defaults plus the modules
-# with tests of features oxloop lacks (test_streams and test_events_transports fail only
-# in their pipe/pty tests: connect_read_pipe/connect_write_pipe; subprocesses).
+# with tests of features oxloop lacks (subprocesses: test_streams fails only in
+# test_read_all_from_pipe_reader, which starts its writer with create_subprocess_exec).
 ALL_KNOWN_MODULES = DEFAULT_MODULES + (
     "test_streams",
-    "test_events_transports",
     "test_events_subprocess",
 )
 
