@@ -24,6 +24,7 @@ from ._network import NetworkMixin
 from ._pipes import PipeMixin
 from ._signals import SignalMixin
 from ._sockets import SocketMixin
+from ._subprocess import SubprocessMixin
 
 logger = logging.getLogger("asyncio")
 
@@ -51,7 +52,13 @@ def _format_handle(handle):
 
 
 class Loop(
-    NetworkMixin, PipeMixin, SocketMixin, SignalMixin, _core.CoreLoop, asyncio.AbstractEventLoop
+    NetworkMixin,
+    PipeMixin,
+    SubprocessMixin,
+    SocketMixin,
+    SignalMixin,
+    _core.CoreLoop,
+    asyncio.AbstractEventLoop,
 ):
     """An asyncio event loop implemented in Rust."""
 
