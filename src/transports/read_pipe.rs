@@ -263,8 +263,8 @@ impl ReadPipeTransport {
 
     /// asyncio's `_pipe`: None once closed; setting None disowns the pipe.
     #[getter(_pipe)]
-    fn pipe_attr(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.base.pipe.as_ref().map(|p| p.clone_ref(py))
+    fn pipe_attr(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        Ok(self.base.pipe.as_ref().map(|p| p.clone_ref(py)))
     }
 
     #[setter(_pipe)]
@@ -274,35 +274,37 @@ impl ReadPipeTransport {
     }
 
     #[getter]
-    fn _fileno(&self) -> i32 {
-        self.base.fd
+    fn _fileno(&self) -> PyResult<i32> {
+        Ok(self.base.fd)
     }
 
     #[getter]
-    fn _loop(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.base.core.as_ref().map(|c| c.clone_ref(py).into_any())
+    fn _loop(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        Ok(self.base.core.as_ref().map(|c| c.clone_ref(py).into_any()))
     }
 
     #[getter]
-    fn _closing(&self) -> bool {
-        self.closing
+    fn _closing(&self) -> PyResult<bool> {
+        Ok(self.closing)
     }
 
-    fn __repr__(&self) -> String {
-        let mut s = self.base.repr_head("ReadPipeTransport", self.closing);
-        if self.base.pipe.is_some() {
-            let state = if self.base.core.is_none() {
-                "open"
-            } else if self.paused || self.closing {
-                "open idle"
-            } else {
-                "open polling"
-            };
-            s.push(' ');
-            s.push_str(state);
-        }
-        s.push('>');
-        s
+    fn __repr__(&self) -> PyResult<String> {
+        Ok({
+            let mut s = self.base.repr_head("ReadPipeTransport", self.closing);
+            if self.base.pipe.is_some() {
+                let state = if self.base.core.is_none() {
+                    "open"
+                } else if self.paused || self.closing {
+                    "open idle"
+                } else {
+                    "open polling"
+                };
+                s.push(' ');
+                s.push_str(state);
+            }
+            s.push('>');
+            s
+        })
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {

@@ -467,8 +467,8 @@ impl WritePipeTransport {
 
     /// asyncio's `_pipe`: None once closed; setting None disowns the pipe.
     #[getter(_pipe)]
-    fn pipe_attr(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.base.pipe.as_ref().map(|p| p.clone_ref(py))
+    fn pipe_attr(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        Ok(self.base.pipe.as_ref().map(|p| p.clone_ref(py)))
     }
 
     #[setter(_pipe)]
@@ -478,40 +478,42 @@ impl WritePipeTransport {
     }
 
     #[getter]
-    fn _fileno(&self) -> i32 {
-        self.base.fd
+    fn _fileno(&self) -> PyResult<i32> {
+        Ok(self.base.fd)
     }
 
     #[getter]
-    fn _loop(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.base.core.as_ref().map(|c| c.clone_ref(py).into_any())
+    fn _loop(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        Ok(self.base.core.as_ref().map(|c| c.clone_ref(py).into_any()))
     }
 
     #[getter]
-    fn _closing(&self) -> bool {
-        self.closing
+    fn _closing(&self) -> PyResult<bool> {
+        Ok(self.closing)
     }
 
     #[getter]
-    fn _protocol_paused(&self) -> bool {
-        self.protocol_paused
+    fn _protocol_paused(&self) -> PyResult<bool> {
+        Ok(self.protocol_paused)
     }
 
-    fn __repr__(&self) -> String {
-        let mut s = self.base.repr_head("WritePipeTransport", self.closing);
-        if self.base.pipe.is_some() {
-            s.push_str(" open");
-            if self.base.core.is_some() {
-                let state = if self.pending() > 0 {
-                    "polling"
-                } else {
-                    "idle"
-                };
-                s.push_str(&format!(" {state} bufsize={}", self.pending()));
+    fn __repr__(&self) -> PyResult<String> {
+        Ok({
+            let mut s = self.base.repr_head("WritePipeTransport", self.closing);
+            if self.base.pipe.is_some() {
+                s.push_str(" open");
+                if self.base.core.is_some() {
+                    let state = if self.pending() > 0 {
+                        "polling"
+                    } else {
+                        "idle"
+                    };
+                    s.push_str(&format!(" {state} bufsize={}", self.pending()));
+                }
             }
-        }
-        s.push('>');
-        s
+            s.push('>');
+            s
+        })
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
