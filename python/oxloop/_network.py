@@ -92,6 +92,14 @@ def _transport_extra(sock, extra):
     return info
 
 
+def _check_ssl_timeouts(with_ssl, handshake_timeout, shutdown_timeout):
+    """asyncio's ValueError for TLS timeouts given without TLS."""
+    if handshake_timeout is not None and not with_ssl:
+        raise ValueError("ssl_handshake_timeout is only meaningful with ssl")
+    if shutdown_timeout is not None and not with_ssl:
+        raise ValueError("ssl_shutdown_timeout is only meaningful with ssl")
+
+
 class _SendfileWriter:
     """Stands in for the protocol while sendfile's fallback writes: it tracks
     pause_writing/resume_writing so the copy loop waits instead of buffering."""
@@ -347,10 +355,7 @@ class NetworkMixin:
             if not host:
                 raise ValueError("You must set server_hostname when using ssl without a host")
             server_hostname = host
-        if ssl_handshake_timeout is not None and not ssl:
-            raise ValueError("ssl_handshake_timeout is only meaningful with ssl")
-        if ssl_shutdown_timeout is not None and not ssl:
-            raise ValueError("ssl_shutdown_timeout is only meaningful with ssl")
+        _check_ssl_timeouts(bool(ssl), ssl_handshake_timeout, ssl_shutdown_timeout)
         if sock is not None:
             _check_ssl_socket(sock)
         if happy_eyeballs_delay is not None and interleave is None:
@@ -443,10 +448,7 @@ class NetworkMixin:
     ):
         """Wrap an already accepted socket in a transport; return (transport, protocol)."""
         _check_ssl_socket(sock)
-        if ssl_handshake_timeout is not None and not ssl:
-            raise ValueError("ssl_handshake_timeout is only meaningful with ssl")
-        if ssl_shutdown_timeout is not None and not ssl:
-            raise ValueError("ssl_shutdown_timeout is only meaningful with ssl")
+        _check_ssl_timeouts(bool(ssl), ssl_handshake_timeout, ssl_shutdown_timeout)
         if sock.type != socket.SOCK_STREAM:
             raise ValueError(f"A Stream Socket was expected, got {sock!r}")
         return await self._create_connection_transport(
@@ -651,10 +653,7 @@ class NetworkMixin:
         """A Server listening on host:port (several hosts allowed) or on `sock`."""
         if isinstance(ssl, bool):
             raise TypeError("ssl argument must be an SSLContext or None")
-        if ssl_handshake_timeout is not None and ssl is None:
-            raise ValueError("ssl_handshake_timeout is only meaningful with ssl")
-        if ssl_shutdown_timeout is not None and ssl is None:
-            raise ValueError("ssl_shutdown_timeout is only meaningful with ssl")
+        _check_ssl_timeouts(ssl is not None, ssl_handshake_timeout, ssl_shutdown_timeout)
         if sock is not None:
             _check_ssl_socket(sock)
 
@@ -756,10 +755,7 @@ class NetworkMixin:
         else:
             if server_hostname is not None:
                 raise ValueError("server_hostname is only meaningful with ssl")
-            if ssl_handshake_timeout is not None:
-                raise ValueError("ssl_handshake_timeout is only meaningful with ssl")
-            if ssl_shutdown_timeout is not None:
-                raise ValueError("ssl_shutdown_timeout is only meaningful with ssl")
+            _check_ssl_timeouts(False, ssl_handshake_timeout, ssl_shutdown_timeout)
         if path is not None:
             if sock is not None:
                 raise ValueError("path and sock can not be specified at the same time")
@@ -802,10 +798,7 @@ class NetworkMixin:
         """A Server on the Unix socket `path` (abstract if it starts with NUL) or `sock`."""
         if isinstance(ssl, bool):
             raise TypeError("ssl argument must be an SSLContext or None")
-        if ssl_handshake_timeout is not None and not ssl:
-            raise ValueError("ssl_handshake_timeout is only meaningful with ssl")
-        if ssl_shutdown_timeout is not None and not ssl:
-            raise ValueError("ssl_shutdown_timeout is only meaningful with ssl")
+        _check_ssl_timeouts(bool(ssl), ssl_handshake_timeout, ssl_shutdown_timeout)
         if path is not None:
             if sock is not None:
                 raise ValueError("path and sock can not be specified at the same time")
