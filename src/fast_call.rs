@@ -165,7 +165,7 @@ fn guard(
 /// `$def`: it unpacks `$params` plus `*args` and `context`, then calls
 /// `CoreLoop::$impl_fn(py, lead..., rest, context)`.
 macro_rules! raw_method {
-    ($def:ident, $fn_name:ident, $name:literal, $doc:literal, [$($p:ident),+], $impl_fn:ident) => {
+    ($def:ident, $fn_name:ident, $name:literal, $cname:literal, $cdoc:literal, [$($p:ident),+], $impl_fn:ident) => {
         unsafe extern "C" fn $fn_name(
             slf: *mut ffi::PyObject,
             args: *const *mut ffi::PyObject,
@@ -191,12 +191,12 @@ macro_rules! raw_method {
         }
 
         static $def: MethodDef = MethodDef(ffi::PyMethodDef {
-            ml_name: const { match std::ffi::CStr::from_bytes_with_nul(concat!($name, "\0").as_bytes()) { Ok(s) => s.as_ptr(), Err(_) => panic!("bad name") } },
+            ml_name: $cname.as_ptr(),
             ml_meth: ffi::PyMethodDefPointer {
                 PyCFunctionFastWithKeywords: $fn_name,
             },
             ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
-            ml_doc: const { match std::ffi::CStr::from_bytes_with_nul(concat!($doc, "\0").as_bytes()) { Ok(s) => s.as_ptr(), Err(_) => panic!("bad doc") } },
+            ml_doc: $cdoc.as_ptr(),
         });
     };
 }
@@ -205,7 +205,8 @@ raw_method!(
     CALL_SOON_DEF,
     call_soon_vectorcall,
     "call_soon",
-    "call_soon($self, callback, *args, context=None)\n--\n\nArrange for callback(*args) to be called on the next loop turn.",
+    c"call_soon",
+    c"call_soon($self, callback, *args, context=None)\n--\n\nArrange for callback(*args) to be called on the next loop turn.",
     [callback],
     call_soon_impl
 );
@@ -213,7 +214,8 @@ raw_method!(
     CALL_SOON_THREADSAFE_DEF,
     call_soon_threadsafe_vectorcall,
     "call_soon_threadsafe",
-    "call_soon_threadsafe($self, callback, *args, context=None)\n--\n\nLike call_soon(), but callable from any thread; wakes the loop.",
+    c"call_soon_threadsafe",
+    c"call_soon_threadsafe($self, callback, *args, context=None)\n--\n\nLike call_soon(), but callable from any thread; wakes the loop.",
     [callback],
     call_soon_threadsafe_impl
 );
@@ -221,7 +223,8 @@ raw_method!(
     CALL_LATER_DEF,
     call_later_vectorcall,
     "call_later",
-    "call_later($self, delay, callback, *args, context=None)\n--\n\nArrange for callback(*args) to be called after delay seconds.",
+    c"call_later",
+    c"call_later($self, delay, callback, *args, context=None)\n--\n\nArrange for callback(*args) to be called after delay seconds.",
     [delay, callback],
     call_later_impl
 );
@@ -229,7 +232,8 @@ raw_method!(
     CALL_AT_DEF,
     call_at_vectorcall,
     "call_at",
-    "call_at($self, when, callback, *args, context=None)\n--\n\nArrange for callback(*args) to be called at loop time when.",
+    c"call_at",
+    c"call_at($self, when, callback, *args, context=None)\n--\n\nArrange for callback(*args) to be called at loop time when.",
     [when, callback],
     call_at_impl
 );
