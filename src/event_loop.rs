@@ -19,6 +19,7 @@ use pyo3::types::{PyDict, PyTuple};
 use reactor::{monotonic, Events, Reactor, Side};
 
 use crate::callbacks::{check_callable, check_callback, fileobj_to_fd};
+use crate::empty_context::EmptyContext;
 use crate::errors::{loop_closed, os_error};
 use crate::gil_cell::GilCell;
 use crate::handle::{Handle, HandleRef, TimerHandle};
@@ -28,11 +29,17 @@ use crate::pycall::vectorcall;
 pub type PyReactor = Reactor<HandleRef>;
 
 /// Pending handlers from which new handles keep their private context copy
-/// off the collector's list (see `Handle::context_private`).
+/// off the collector's list (see `CallContext::Private` in `handle.rs`).
 const CROWDED: usize = 256;
 
-/// Most handles kept for reuse (one turn's worth of a busy loop).
-const POOL_CAPACITY: usize = 1024;
+/// Most handles kept for reuse while the loop is busy: enough for the
+/// bursts of a producer thread feeding `call_soon_threadsafe` (about 8 MiB
+/// at most, memory the burst itself already needed).
+const POOL_CAPACITY: usize = 65536;
+
+/// Handles kept once the loop has gone idle (a poll that waited and found
+/// nothing): a burst's worth of retired handles is given back then.
+const POOL_IDLE_CAPACITY: usize = 1024;
 
 /// Events read per `epoll_wait`.
 const EVENTS_CAPACITY: usize = 1024;
@@ -51,6 +58,9 @@ pub struct CoreLoop {
     task_factory: GilCell<Option<Py<PyAny>>>,
     /// Handles that ran and that nothing else refers to, ready for reuse.
     pool: GilCell<Vec<Py<Handle>>>,
+    /// Where handles scheduled from an empty context run (`empty_context.rs`);
+    /// taken out by the dispatch loop while it runs a batch.
+    empty_context: GilCell<EmptyContext>,
 }
 
 static FUTURE_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -272,6 +282,21 @@ impl CoreLoop {
         drop(refused);
     }
 
+    /// Gives back the retired handles beyond what an idle loop keeps.
+    fn trim_pool(&self, py: Python<'_>) {
+        // SAFETY: the closure only moves values out; they are dropped afterwards.
+        let excess = unsafe {
+            self.pool.with(py, |pool| {
+                if pool.len() > POOL_IDLE_CAPACITY {
+                    pool.split_off(POOL_IDLE_CAPACITY)
+                } else {
+                    Vec::new()
+                }
+            })
+        };
+        drop(excess);
+    }
+
     fn source_traceback(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         if !self.debug.load(Relaxed) {
             return Ok(None);
@@ -395,6 +420,7 @@ impl CoreLoop {
                 py.detach(|| reactor.poll(events, timeout))
             };
             match res {
+                Ok(0) if prepared.timeout_ms != Some(0) => self.trim_pool(py),
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
                     // A signal arrived: run its Python handler now. Ctrl+C's default
@@ -411,6 +437,25 @@ impl CoreLoop {
             dead.clear();
         }
 
+        // SAFETY: the closure only moves the value out; it is put back below.
+        let mut empty = unsafe { self.empty_context.with(py, std::mem::take) };
+        let outcome = self.run_batch(slf, batch, &mut empty);
+        // SAFETY: the closure only moves values; what was there (nothing, unless a
+        // callback re-entered this loop) is dropped after.
+        let displaced = unsafe { self.empty_context.with(py, |e| std::mem::replace(e, empty)) };
+        drop(displaced);
+        outcome
+    }
+
+    /// Runs this turn's batch, in order; `empty` is where handles scheduled
+    /// from an empty context run.
+    fn run_batch(
+        &self,
+        slf: &Bound<'_, Self>,
+        batch: &mut VecDeque<HandleRef>,
+        empty: &mut EmptyContext,
+    ) -> PyResult<()> {
+        let py = slf.py();
         let debug = self.debug.load(Relaxed);
         while let Some(HandleRef(h)) = batch.pop_front() {
             let handle = h.get();
@@ -420,7 +465,7 @@ impl CoreLoop {
             let t0 = if debug { monotonic() } else { 0.0 };
             // Debug mode keeps the callback through the run, for the slow-callback report.
             let take = handle.is_one_shot() && !debug;
-            if let Err(err) = handle.run(py, take) {
+            if let Err(err) = handle.run(py, take, empty) {
                 if is_fatal(py, &err) {
                     self.reactor.requeue_front(batch);
                     return Err(err);
@@ -480,6 +525,7 @@ impl CoreLoop {
             events: Mutex::new(None),
             task_factory: GilCell::new(None),
             pool: GilCell::new(Vec::new()),
+            empty_context: GilCell::new(EmptyContext::default()),
         })
     }
 
@@ -755,5 +801,11 @@ impl CoreLoop {
             self.reactor.timers_len(),
             self.reactor.io_len(),
         ))
+    }
+
+    /// Number of retired handles kept for reuse, for tests of the pool's bounds.
+    fn _pooled_handles(&self, py: Python<'_>) -> PyResult<usize> {
+        // SAFETY: the closure only reads a length.
+        Ok(unsafe { self.pool.with(py, |pool| pool.len()) })
     }
 }

@@ -26,25 +26,88 @@ use pyo3::pyclass::CompareOp;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyTuple;
 
+use crate::empty_context::{is_empty, new_empty_context, EmptyContext};
 use crate::event_loop::PyReactor;
 use crate::gil_cell::GilCell;
 
 static FORMAT_CALLBACK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
+/// The context a handle runs in.
+enum CallContext {
+    /// None: the handle is retired.
+    Gone,
+    /// Given by the caller (`context=`), or handed out by `get_context()`:
+    /// others may hold it. Tracked by the collector.
+    Shared(Py<PyAny>),
+    /// A copy of the caller's context that only this handle refers to, kept
+    /// off the collector's list (a pending batch of 200k callbacks would
+    /// otherwise add 200k objects for every full collection to walk). Nothing
+    /// can hold it in a reference cycle while it is private; it is tracked
+    /// again before it is shared or released. Only done when the loop is
+    /// crowded: with a few callbacks pending, the collector's walk is short
+    /// and the untrack/track pair would cost more than it saves.
+    Private(Py<PyAny>),
+    /// The caller's context held no variables: the handle runs in the loop's
+    /// reusable empty context (`empty_context.rs`).
+    Empty,
+}
+
+impl CallContext {
+    /// A copy of the current context, as asyncio makes for `context=None`.
+    fn copy_current(py: Python<'_>, crowded: bool) -> PyResult<Self> {
+        // SAFETY: the GIL is held; PyContext_CopyCurrent returns a new reference
+        // (a tracked container) or NULL with an exception set.
+        let ctx = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_CopyCurrent())? };
+        if is_empty(py, &ctx) {
+            // The copy goes straight back to CPython's context free list.
+            return Ok(CallContext::Empty);
+        }
+        if !crowded {
+            return Ok(CallContext::Shared(ctx.unbind()));
+        }
+        // SAFETY: `ctx` is a live, tracked container only we refer to. Untracking it is
+        // undone before anyone else can see it and before our reference goes
+        // (`retrack`), so CPython's dealloc always finds it tracked.
+        unsafe { ffi::PyObject_GC_UnTrack(ctx.as_ptr().cast()) };
+        Ok(CallContext::Private(ctx.unbind()))
+    }
+
+    /// Puts a private copy back on the collector's list, as `Shared`: it is
+    /// about to be shared, or released.
+    fn retrack(&mut self) {
+        if !matches!(self, CallContext::Private(_)) {
+            return;
+        }
+        if let CallContext::Private(ctx) = std::mem::replace(self, CallContext::Gone) {
+            let ptr = ctx.as_ptr();
+            // SAFETY: callers hold the GIL (every path reaches here from a Python method
+            // or a dealloc); `ptr` is a live context object that `copy_current`
+            // untracked; it is tracked only if it is not already, since tracking a
+            // tracked object aborts.
+            unsafe {
+                if ffi::PyObject_GC_IsTracked(ptr) == 0 {
+                    ffi::PyObject_GC_Track(ptr.cast());
+                }
+            }
+            *self = CallContext::Shared(ctx);
+        }
+    }
+
+    /// The context to run in: `None` for `Empty` (the loop's own) and `Gone`.
+    fn for_run(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        match self {
+            CallContext::Shared(ctx) | CallContext::Private(ctx) => Some(ctx.clone_ref(py)),
+            CallContext::Empty | CallContext::Gone => None,
+        }
+    }
+}
+
 /// What a handle holds: replaced wholesale when a handle is recycled.
 struct Parts {
     /// `callback(*args)`, until the handle can never run again.
     call: Option<(Py<PyAny>, Py<PyTuple>)>,
-    /// The context to run in; `None` only while the handle is retired.
-    context: Option<Py<PyAny>>,
-    /// The context is a copy only this handle refers to, kept off the
-    /// collector's list (a pending batch of 200k callbacks would otherwise
-    /// add 200k objects for every full collection to walk). Nothing can hold
-    /// it in a reference cycle while it is private; it is tracked again
-    /// before it is shared (`get_context`) or released. Only done when the
-    /// loop is crowded: with a few callbacks pending, the collector's walk is
-    /// short and the untrack/track pair would cost more than it saves.
-    context_private: bool,
+    /// The context to run in.
+    context: CallContext,
     /// Where the handle was made (debug mode only).
     source_traceback: Option<Py<PyAny>>,
     /// The callback's description, kept for `repr()` when a handle made in
@@ -63,56 +126,24 @@ impl Parts {
         source_traceback: Option<Py<PyAny>>,
         crowded: bool,
     ) -> PyResult<Self> {
-        let (context, context_private) = match context {
-            Some(c) if !c.is_none() => (c.unbind(), false),
-            _ => {
-                // SAFETY: the GIL is held; PyContext_CopyCurrent returns a new reference
-                // (a tracked container) or NULL with an exception set. Untracking it is
-                // undone before anyone else can see it and before our reference goes
-                // (`share_context`), so CPython's dealloc always finds it tracked.
-                let ctx =
-                    unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_CopyCurrent())? };
-                if crowded {
-                    // SAFETY: as above; `ctx` is a live, tracked container we own.
-                    unsafe { ffi::PyObject_GC_UnTrack(ctx.as_ptr().cast()) };
-                }
-                (ctx.unbind(), crowded)
-            }
+        let context = match context {
+            Some(c) if !c.is_none() => CallContext::Shared(c.unbind()),
+            _ => CallContext::copy_current(py, crowded)?,
         };
         Ok(Parts {
             call: Some((callback.unbind(), args.unbind())),
-            context: Some(context),
-            context_private,
+            context,
             source_traceback,
             cancelled_source: None,
         })
-    }
-
-    /// Puts a private context copy back on the collector's list: it is
-    /// about to be shared, or released.
-    fn share_context(&mut self) {
-        if !std::mem::take(&mut self.context_private) {
-            return;
-        }
-        if let Some(ctx) = &self.context {
-            let ctx = ctx.as_ptr();
-            // SAFETY: callers hold the GIL (every path reaches here from a Python method
-            // or a dealloc); `ctx` is a live context object that `new` untracked; it is
-            // tracked only if it is not already, since tracking a tracked object aborts.
-            unsafe {
-                if ffi::PyObject_GC_IsTracked(ctx) == 0 {
-                    ffi::PyObject_GC_Track(ctx.cast());
-                }
-            }
-        }
     }
 }
 
 impl Drop for Parts {
     fn drop(&mut self) {
         // Our reference to the context is about to go: CPython's dealloc expects a
-        // tracked object. Parts are dropped with the GIL held (see share_context).
-        self.share_context();
+        // tracked object. Parts are dropped with the GIL held (see `retrack`).
+        self.context.retrack();
     }
 }
 
@@ -192,8 +223,7 @@ impl Handle {
     pub(crate) fn retire(&self, py: Python<'_>) {
         let empty = Parts {
             call: None,
-            context: None,
-            context_private: false,
+            context: CallContext::Gone,
             source_traceback: None,
             cancelled_source: None,
         };
@@ -225,15 +255,40 @@ impl Handle {
         }
     }
 
-    /// The context, shared: from here on others may hold it.
-    fn shared_context(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        // SAFETY: the closure only changes GC tracking and increments a reference count.
-        unsafe {
+    /// The context, shared: from here on others may hold it. A handle that
+    /// would run in the loop's empty context gets an empty one of its own.
+    fn shared_context(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        // SAFETY: the closure only reads a discriminant.
+        let empty = unsafe {
+            self.parts
+                .with(py, |p| matches!(p.context, CallContext::Empty))
+        };
+        // Made outside the cell: allocating can run the collector, hence Python code.
+        let own = if empty {
+            Some(new_empty_context(py)?)
+        } else {
+            None
+        };
+        // SAFETY: the closure only moves values, changes GC tracking and increments a
+        // reference count; an unused `own` is handed back and dropped after.
+        let (ctx, unused) = unsafe {
             self.parts.with(py, |p| {
-                p.share_context();
-                p.context.as_ref().map(|c| c.clone_ref(py))
+                let mut own = own;
+                if matches!(p.context, CallContext::Empty) {
+                    if let Some(c) = own.take() {
+                        p.context = CallContext::Shared(c);
+                    }
+                }
+                p.context.retrack();
+                let ctx = match &p.context {
+                    CallContext::Shared(c) => Some(c.clone_ref(py)),
+                    _ => None,
+                };
+                (ctx, own)
             })
-        }
+        };
+        drop(unused);
+        Ok(ctx)
     }
 
     /// Lets go of the callback and its arguments: the handle will not run
@@ -268,7 +323,8 @@ impl Handle {
     /// With `take`, the handle gives up its callback for the call (the
     /// dispatch loop's fast path for one-shot handles) and gets it back only
     /// if the call failed, so the error report can show it.
-    pub(crate) fn run(&self, py: Python<'_>, take: bool) -> PyResult<()> {
+    /// A handle whose caller's context was empty runs in `empty`.
+    pub(crate) fn run(&self, py: Python<'_>, take: bool, empty: &mut EmptyContext) -> PyResult<()> {
         // SAFETY: the closure only moves the callback out (or increments reference
         // counts) and increments the context's reference count.
         let (call, context) = unsafe {
@@ -280,13 +336,23 @@ impl Handle {
                         .as_ref()
                         .map(|(f, a)| (f.clone_ref(py), a.clone_ref(py)))
                 };
-                (call, p.context.as_ref().map(|c| c.clone_ref(py)))
+                (call, p.context.for_run(py))
             })
         };
-        let (Some((callback, args)), Some(context)) = (call, context) else {
+        let Some((callback, args)) = call else {
             return Ok(());
         };
-        let outcome = call_in_context(py, &context, &callback, &args);
+        let outcome = match context {
+            Some(context) => call_in_context(py, &context, &callback, &args),
+            None => match empty.get(py) {
+                Ok(context) => {
+                    let outcome = call_in_context(py, context, &callback, &args);
+                    empty.after_run(py);
+                    outcome
+                }
+                Err(e) => Err(e),
+            },
+        };
         if take && outcome.is_err() {
             let call = Some((callback, args));
             // SAFETY: the closure only moves values; what it hands back is dropped after.
@@ -423,7 +489,7 @@ impl Handle {
     }
 
     fn get_context(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        Ok(self.shared_context(py))
+        self.shared_context(py)
     }
 
     #[getter]
@@ -438,7 +504,7 @@ impl Handle {
 
     #[getter]
     fn _context(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        Ok(self.shared_context(py))
+        self.shared_context(py)
     }
 
     #[getter]

@@ -3,6 +3,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod callbacks;
+mod empty_context;
 mod errors;
 mod event_loop;
 mod executors;

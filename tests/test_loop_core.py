@@ -527,6 +527,24 @@ def test_close_drops_pending_work():
     b.close()
 
 
+def test_handle_pool_is_bounded_and_given_back_when_idle():
+    lp = oxloop.new_event_loop()
+    ran = []
+    for _ in range(5000):
+        lp.call_soon(ran.append, 1)
+    lp.call_soon(lp.stop)
+    lp.run_forever()
+    # Unreferenced handles that ran are kept for reuse while the loop is busy...
+    assert lp._pooled_handles() > 1024
+    # ...and given back, down to an idle loop's share, after a poll that waited
+    # and found nothing.
+    lp.run_until_complete(asyncio.sleep(0.01))
+    assert len(ran) == 5000
+    assert lp._pooled_handles() <= 1024
+    lp.close()
+    assert lp._pooled_handles() == 0
+
+
 def test_timer_heap_is_compacted_when_mostly_cancelled():
     lp = oxloop.new_event_loop()
     handles = [lp.call_later(100 + i, print) for i in range(1000)]
