@@ -13,39 +13,32 @@
 //! Nobody can tell the difference:
 //! - no Python API hands out the context a callback runs in
 //!   (`contextvars.copy_context()` and `Task` copy it);
-//! - a handle asked for its context (`get_context()`) gets a fresh empty one,
-//!   which it keeps and runs in from then on;
-//! - a callback that sets a variable leaves the shared context non-empty, so
-//!   the loop lets go of it after that callback and makes a new one for the
-//!   next.
+//! - while a handle runs, the loop's context is lent to it: a handle asked
+//!   for its context (`get_context()`) during or after its run gets the one
+//!   it ran in, and keeps it;
+//! - a callback that leaves a variable set keeps the context it ran in (a
+//!   reader handle sees its own changes on its next run, as in asyncio), and
+//!   the loop makes a new empty one for the next callback.
 
 use pyo3::ffi;
 use pyo3::prelude::*;
 
-/// The empty context the loop runs "empty" handles in, made on first use.
+/// The empty context the loop lends to "empty" handles, made on first use.
 #[derive(Default)]
 pub(crate) struct EmptyContext(Option<Py<PyAny>>);
 
 impl EmptyContext {
-    /// The context to run an "empty" handle in.
-    pub(crate) fn get(&mut self, py: Python<'_>) -> PyResult<&Py<PyAny>> {
-        let ctx = match self.0.take() {
-            Some(ctx) => ctx,
-            None => new_empty_context(py)?,
-        };
-        Ok(self.0.insert(ctx))
+    /// The context to lend to a handle for one run.
+    pub(crate) fn lend(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match self.0.take() {
+            Some(ctx) => Ok(ctx),
+            None => new_empty_context(py),
+        }
     }
 
-    /// Called after a callback ran in the context: one that is no longer
-    /// empty is let go of, so that the next callback starts empty again.
-    pub(crate) fn after_run(&mut self, py: Python<'_>) {
-        if self
-            .0
-            .as_ref()
-            .is_some_and(|ctx| !is_empty(py, ctx.bind(py)))
-        {
-            self.0 = None;
-        }
+    /// Takes back a lent context that is still empty and unshared.
+    pub(crate) fn give_back(&mut self, ctx: Py<PyAny>) {
+        self.0 = Some(ctx);
     }
 }
 

@@ -50,6 +50,8 @@ enum CallContext {
     /// The caller's context held no variables: the handle runs in the loop's
     /// reusable empty context (`empty_context.rs`).
     Empty,
+    /// The loop's empty context, lent to an `Empty` handle while it runs.
+    Lent(Py<PyAny>),
 }
 
 impl CallContext {
@@ -72,31 +74,34 @@ impl CallContext {
         Ok(CallContext::Private(ctx.unbind()))
     }
 
-    /// Puts a private copy back on the collector's list, as `Shared`: it is
-    /// about to be shared, or released.
+    /// Turns a private copy (put back on the collector's list) or a lent
+    /// context into `Shared`: it is about to be shared, or released.
     fn retrack(&mut self) {
-        if !matches!(self, CallContext::Private(_)) {
-            return;
-        }
-        if let CallContext::Private(ctx) = std::mem::replace(self, CallContext::Gone) {
-            let ptr = ctx.as_ptr();
-            // SAFETY: callers hold the GIL (every path reaches here from a Python method
-            // or a dealloc); `ptr` is a live context object that `copy_current`
-            // untracked; it is tracked only if it is not already, since tracking a
-            // tracked object aborts.
-            unsafe {
-                if ffi::PyObject_GC_IsTracked(ptr) == 0 {
-                    ffi::PyObject_GC_Track(ptr.cast());
+        match std::mem::replace(self, CallContext::Gone) {
+            CallContext::Private(ctx) => {
+                let ptr = ctx.as_ptr();
+                // SAFETY: callers hold the GIL (every path reaches here from a Python
+                // method or a dealloc); `ptr` is a live context object that
+                // `copy_current` untracked; it is tracked only if it is not already,
+                // since tracking a tracked object aborts.
+                unsafe {
+                    if ffi::PyObject_GC_IsTracked(ptr) == 0 {
+                        ffi::PyObject_GC_Track(ptr.cast());
+                    }
                 }
+                *self = CallContext::Shared(ctx);
             }
-            *self = CallContext::Shared(ctx);
+            CallContext::Lent(ctx) => *self = CallContext::Shared(ctx),
+            other => *self = other,
         }
     }
 
-    /// The context to run in: `None` for `Empty` (the loop's own) and `Gone`.
+    /// The context to run in: `None` for `Empty` (the loop lends its own).
     fn for_run(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         match self {
-            CallContext::Shared(ctx) | CallContext::Private(ctx) => Some(ctx.clone_ref(py)),
+            CallContext::Shared(ctx) | CallContext::Private(ctx) | CallContext::Lent(ctx) => {
+                Some(ctx.clone_ref(py))
+            }
             CallContext::Empty | CallContext::Gone => None,
         }
     }
@@ -344,14 +349,7 @@ impl Handle {
         };
         let outcome = match context {
             Some(context) => call_in_context(py, &context, &callback, &args),
-            None => match empty.get(py) {
-                Ok(context) => {
-                    let outcome = call_in_context(py, context, &callback, &args);
-                    empty.after_run(py);
-                    outcome
-                }
-                Err(e) => Err(e),
-            },
+            None => self.run_in_lent_context(py, &callback, &args, empty),
         };
         if take && outcome.is_err() {
             let call = Some((callback, args));
@@ -366,6 +364,71 @@ impl Handle {
                 })
             };
             drop(leftover);
+        }
+        outcome
+    }
+
+    /// Runs an `Empty` handle's callback in the loop's empty context, lent for
+    /// the call. The handle keeps the context if the callback left a variable
+    /// set in it, or if it was handed out (`get_context()`) meanwhile;
+    /// otherwise the loop takes it back for the next callback.
+    fn run_in_lent_context(
+        &self,
+        py: Python<'_>,
+        callback: &Py<PyAny>,
+        args: &Py<PyTuple>,
+        empty: &mut EmptyContext,
+    ) -> PyResult<()> {
+        let ctx = empty.lend(py)?;
+        let lent = ctx.clone_ref(py);
+        // SAFETY: the closure only moves values; what it hands back is dropped after.
+        let refused = unsafe {
+            self.parts.with(py, |p| {
+                if matches!(p.context, CallContext::Empty) {
+                    p.context = CallContext::Lent(lent);
+                    None
+                } else {
+                    Some(lent)
+                }
+            })
+        };
+        if let Some(lent) = refused {
+            // Code run by the allocation above gave the handle a context of its
+            // own (`get_context()`): run in that one.
+            drop(lent);
+            empty.give_back(ctx);
+            // SAFETY: the closure only increments a reference count.
+            let own = unsafe { self.parts.with(py, |p| p.context.for_run(py)) };
+            return match own {
+                Some(own) => call_in_context(py, &own, callback, args),
+                None => Ok(()),
+            };
+        }
+        let outcome = call_in_context(py, &ctx, callback, args);
+        let still_empty = is_empty(py, ctx.bind(py));
+        // SAFETY: the closure only moves values; the returned context is given back
+        // to the loop (or dropped) after.
+        let returned = unsafe {
+            self.parts.with(py, |p| {
+                match std::mem::replace(&mut p.context, CallContext::Gone) {
+                    CallContext::Lent(c) if still_empty => {
+                        p.context = CallContext::Empty;
+                        Some(c)
+                    }
+                    CallContext::Lent(c) => {
+                        p.context = CallContext::Shared(c);
+                        None
+                    }
+                    other => {
+                        p.context = other;
+                        None
+                    }
+                }
+            })
+        };
+        if let Some(c) = returned {
+            drop(c);
+            empty.give_back(ctx);
         }
         outcome
     }

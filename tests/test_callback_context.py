@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
+import socket
 import threading
 
 import oxloop
@@ -180,3 +182,61 @@ def test_explicit_context_is_run_in_and_kept(loop):
     run_in_empty_context(loop.run_forever)
     assert seen == ["mine", "unset"]
     assert ctx[var] == "mine"
+
+
+def test_a_reader_keeps_what_it_set_in_its_context_between_runs(loop):
+    a, b = socket.socketpair()
+    counts = []
+
+    def on_readable():
+        a.recv(1)
+        n = 0 if var.get() == "unset" else var.get()
+        var.set(n + 1)
+        counts.append(n)
+        if len(counts) == 3:
+            loop.remove_reader(a)
+            loop.stop()
+        else:
+            b.send(b"x")
+
+    run_in_empty_context(loop.add_reader, a, on_readable)
+    b.send(b"x")
+    loop.run_forever()
+    a.close()
+    b.close()
+    # asyncio runs a reader in one context for its whole life.
+    assert counts == [0, 1, 2]
+
+
+def test_get_context_during_and_after_the_run_is_the_context_it_ran_in(loop):
+    seen = {}
+
+    def cb():
+        seen["during"] = context_of(handle)
+        var.set("changed")
+
+    handle = run_in_empty_context(loop.call_soon, cb)
+    loop.call_soon(lambda: seen.setdefault("next", var.get()))
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    after = context_of(handle)
+    assert seen["during"] is after
+    assert after[var] == "changed"
+    assert seen["next"] == "unset"
+
+
+def test_many_pending_callbacks_from_a_non_empty_context(loop):
+    seen = []
+
+    def schedule():
+        var.set("outer")
+        for _ in range(3000):
+            loop.call_soon(lambda: seen.append(var.get()))
+        loop.call_later(0, loop.stop)
+
+    run_in_empty_context(schedule)
+    loop.run_forever()
+    # A crowded loop keeps private context copies off the collector's list:
+    # they must still be released cleanly.
+    assert seen == ["outer"] * 3000
+    gc.collect()
