@@ -4,11 +4,14 @@
 //! asyncio runs a callback scheduled without `context=` in a copy of the
 //! caller's context. When that context holds no variables (worker threads
 //! feeding `call_soon_threadsafe`, and every program that uses no context
-//! variables), each copy is an empty `Context`: allocating one per callback,
-//! holding it while the callback waits and freeing it after was a third of
-//! what scheduling a callback cost. A handle records only that its context
-//! was empty (`Parts::new`), and the loop runs it in an empty context of its
-//! own, reused from one callback to the next.
+//! variables), each copy is an empty `Context`. With many callbacks pending
+//! (a producer thread's burst, a batch), allocating one per callback, holding
+//! it while the callback waits and freeing it after was a third of what
+//! scheduling a callback cost. A handle made while the loop is crowded
+//! records only that its context was empty (`CallContext::copy_current`),
+//! and the loop runs it in an empty context of its own, reused from one
+//! callback to the next. (With few pending, CPython's free list of contexts
+//! makes the copy cheap, and the handle keeps it.)
 //!
 //! Nobody can tell the difference:
 //! - no Python API hands out the context a callback runs in
@@ -23,22 +26,29 @@
 use pyo3::ffi;
 use pyo3::prelude::*;
 
+use crate::gil_cell::GilCell;
+
 /// The empty context the loop lends to "empty" handles, made on first use.
 #[derive(Default)]
-pub(crate) struct EmptyContext(Option<Py<PyAny>>);
+pub(crate) struct EmptyContext(GilCell<Option<Py<PyAny>>>);
 
 impl EmptyContext {
     /// The context to lend to a handle for one run.
-    pub(crate) fn lend(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        match self.0.take() {
+    pub(crate) fn lend(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        // SAFETY: the closure only moves the value out.
+        let kept = unsafe { self.0.with(py, Option::take) };
+        match kept {
             Some(ctx) => Ok(ctx),
             None => new_empty_context(py),
         }
     }
 
     /// Takes back a lent context that is still empty and unshared.
-    pub(crate) fn give_back(&mut self, ctx: Py<PyAny>) {
-        self.0 = Some(ctx);
+    pub(crate) fn give_back(&self, py: Python<'_>, ctx: Py<PyAny>) {
+        // SAFETY: the closure only moves values; what it displaces (nothing, unless
+        // a callback re-entered the loop) is dropped after.
+        let displaced = unsafe { self.0.with(py, |slot| slot.replace(ctx)) };
+        drop(displaced);
     }
 }
 

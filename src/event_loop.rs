@@ -58,9 +58,8 @@ pub struct CoreLoop {
     task_factory: GilCell<Option<Py<PyAny>>>,
     /// Handles that ran and that nothing else refers to, ready for reuse.
     pool: GilCell<Vec<Py<Handle>>>,
-    /// Where handles scheduled from an empty context run (`empty_context.rs`);
-    /// taken out by the dispatch loop while it runs a batch.
-    empty_context: GilCell<EmptyContext>,
+    /// Where handles scheduled from an empty context run (`empty_context.rs`).
+    empty_context: EmptyContext,
 }
 
 static FUTURE_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -437,24 +436,11 @@ impl CoreLoop {
             dead.clear();
         }
 
-        // SAFETY: the closure only moves the value out; it is put back below.
-        let mut empty = unsafe { self.empty_context.with(py, std::mem::take) };
-        let outcome = self.run_batch(slf, batch, &mut empty);
-        // SAFETY: the closure only moves values; what was there (nothing, unless a
-        // callback re-entered this loop) is dropped after.
-        let displaced = unsafe { self.empty_context.with(py, |e| std::mem::replace(e, empty)) };
-        drop(displaced);
-        outcome
+        self.run_batch(slf, batch)
     }
 
-    /// Runs this turn's batch, in order; `empty` is where handles scheduled
-    /// from an empty context run.
-    fn run_batch(
-        &self,
-        slf: &Bound<'_, Self>,
-        batch: &mut VecDeque<HandleRef>,
-        empty: &mut EmptyContext,
-    ) -> PyResult<()> {
+    /// Runs this turn's batch, in order.
+    fn run_batch(&self, slf: &Bound<'_, Self>, batch: &mut VecDeque<HandleRef>) -> PyResult<()> {
         let py = slf.py();
         let debug = self.debug.load(Relaxed);
         while let Some(HandleRef(h)) = batch.pop_front() {
@@ -465,7 +451,7 @@ impl CoreLoop {
             let t0 = if debug { monotonic() } else { 0.0 };
             // Debug mode keeps the callback through the run, for the slow-callback report.
             let take = handle.is_one_shot() && !debug;
-            if let Err(err) = handle.run(py, take, empty) {
+            if let Err(err) = handle.run(py, take, &self.empty_context) {
                 if is_fatal(py, &err) {
                     self.reactor.requeue_front(batch);
                     return Err(err);
@@ -525,7 +511,7 @@ impl CoreLoop {
             events: Mutex::new(None),
             task_factory: GilCell::new(None),
             pool: GilCell::new(Vec::new()),
-            empty_context: GilCell::new(EmptyContext::default()),
+            empty_context: EmptyContext::default(),
         })
     }
 

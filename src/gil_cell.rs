@@ -33,3 +33,9 @@ impl<T> GilCell<T> {
         f(unsafe { &mut *self.0.get() })
     }
 }
+
+impl<T: Default> Default for GilCell<T> {
+    fn default() -> Self {
+        GilCell::new(T::default())
+    }
+}

@@ -47,8 +47,8 @@ enum CallContext {
     /// crowded: with a few callbacks pending, the collector's walk is short
     /// and the untrack/track pair would cost more than it saves.
     Private(Py<PyAny>),
-    /// The caller's context held no variables: the handle runs in the loop's
-    /// reusable empty context (`empty_context.rs`).
+    /// The caller's context held no variables, and the loop was crowded: the
+    /// handle runs in the loop's reusable empty context (`empty_context.rs`).
     Empty,
     /// The loop's empty context, lent to an `Empty` handle while it runs.
     Lent(Py<PyAny>),
@@ -60,12 +60,14 @@ impl CallContext {
         // SAFETY: the GIL is held; PyContext_CopyCurrent returns a new reference
         // (a tracked container) or NULL with an exception set.
         let ctx = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_CopyCurrent())? };
+        if !crowded {
+            // With few callbacks pending the copy stays in CPython's small free list
+            // of contexts, and keeping it is cheaper than lending the loop's.
+            return Ok(CallContext::Shared(ctx.unbind()));
+        }
         if is_empty(py, &ctx) {
             // The copy goes straight back to CPython's context free list.
             return Ok(CallContext::Empty);
-        }
-        if !crowded {
-            return Ok(CallContext::Shared(ctx.unbind()));
         }
         // SAFETY: `ctx` is a live, tracked container only we refer to. Untracking it is
         // undone before anyone else can see it and before our reference goes
@@ -329,7 +331,7 @@ impl Handle {
     /// dispatch loop's fast path for one-shot handles) and gets it back only
     /// if the call failed, so the error report can show it.
     /// A handle whose caller's context was empty runs in `empty`.
-    pub(crate) fn run(&self, py: Python<'_>, take: bool, empty: &mut EmptyContext) -> PyResult<()> {
+    pub(crate) fn run(&self, py: Python<'_>, take: bool, empty: &EmptyContext) -> PyResult<()> {
         // SAFETY: the closure only moves the callback out (or increments reference
         // counts) and increments the context's reference count.
         let (call, context) = unsafe {
@@ -377,7 +379,7 @@ impl Handle {
         py: Python<'_>,
         callback: &Py<PyAny>,
         args: &Py<PyTuple>,
-        empty: &mut EmptyContext,
+        empty: &EmptyContext,
     ) -> PyResult<()> {
         let ctx = empty.lend(py)?;
         let lent = ctx.clone_ref(py);
@@ -396,7 +398,7 @@ impl Handle {
             // Code run by the allocation above gave the handle a context of its
             // own (`get_context()`): run in that one.
             drop(lent);
-            empty.give_back(ctx);
+            empty.give_back(py, ctx);
             // SAFETY: the closure only increments a reference count.
             let own = unsafe { self.parts.with(py, |p| p.context.for_run(py)) };
             return match own {
@@ -428,7 +430,7 @@ impl Handle {
         };
         if let Some(c) = returned {
             drop(c);
-            empty.give_back(ctx);
+            empty.give_back(py, ctx);
         }
         outcome
     }
