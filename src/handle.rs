@@ -115,10 +115,17 @@ struct Parts {
     call: Option<(Py<PyAny>, Py<PyTuple>)>,
     /// The context to run in.
     context: CallContext,
-    /// Where the handle was made (debug mode only).
-    source_traceback: Option<Py<PyAny>>,
-    /// The callback's description, kept for `repr()` when a handle made in
-    /// debug mode is cancelled (asyncio keeps showing it there).
+    /// Debug mode's extras, boxed so that handles made outside debug mode
+    /// stay small.
+    debug: Option<Box<DebugInfo>>,
+}
+
+/// What a handle made in debug mode also holds.
+struct DebugInfo {
+    /// Where the handle was made.
+    source_traceback: Py<PyAny>,
+    /// The callback's description, kept for `repr()` once the handle is
+    /// cancelled (asyncio keeps showing it there).
     cancelled_source: Option<String>,
 }
 
@@ -140,8 +147,12 @@ impl Parts {
         Ok(Parts {
             call: Some((callback.unbind(), args.unbind())),
             context,
-            source_traceback,
-            cancelled_source: None,
+            debug: source_traceback.map(|source_traceback| {
+                Box::new(DebugInfo {
+                    source_traceback,
+                    cancelled_source: None,
+                })
+            }),
         })
     }
 }
@@ -231,8 +242,7 @@ impl Handle {
         let empty = Parts {
             call: None,
             context: CallContext::Gone,
-            source_traceback: None,
-            cancelled_source: None,
+            debug: None,
         };
         // SAFETY: the closure only swaps values; the old parts are dropped afterwards.
         let old = unsafe { self.parts.with(py, |p| std::mem::replace(p, empty)) };
@@ -452,8 +462,9 @@ impl Handle {
     fn source_traceback(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         // SAFETY: the closure only increments a reference count.
         unsafe {
-            self.parts
-                .with(py, |p| p.source_traceback.as_ref().map(|t| t.clone_ref(py)))
+            self.parts.with(py, |p| {
+                p.debug.as_ref().map(|d| d.source_traceback.clone_ref(py))
+            })
         }
     }
 
@@ -469,7 +480,11 @@ impl Handle {
             parts.push(source);
         } else {
             // SAFETY: the closure only clones a Rust string.
-            let kept = unsafe { self.parts.with(py, |p| p.cancelled_source.clone()) };
+            let kept = unsafe {
+                self.parts.with(py, |p| {
+                    p.debug.as_ref().and_then(|d| d.cancelled_source.clone())
+                })
+            };
             parts.extend(kept);
         }
         if let Some(tb) = self.source_traceback(py) {
@@ -538,11 +553,17 @@ impl Handle {
                 r.timer_cancelled();
             }
             // SAFETY: the closure only reads a flag.
-            let debug_made = unsafe { self.parts.with(py, |p| p.source_traceback.is_some()) };
+            let debug_made = unsafe { self.parts.with(py, |p| p.debug.is_some()) };
             if debug_made {
                 let source = self.callback_source(py)?;
                 // SAFETY: the closure only stores a Rust string.
-                unsafe { self.parts.with(py, |p| p.cancelled_source = source) };
+                unsafe {
+                    self.parts.with(py, |p| {
+                        if let Some(d) = p.debug.as_mut() {
+                            d.cancelled_source = source;
+                        }
+                    })
+                };
             }
             self.release(py);
         }
