@@ -5,10 +5,15 @@
 //! - a handle is immutable but for its `cancelled` flag and its callback,
 //!   which it lets go of once it can never run again (after a one-shot handle
 //!   ran, or on cancel), so the dispatch loop needs no borrow bookkeeping;
-//! - handles are not tracked by the garbage collector: hundreds of thousands
-//!   can be pending at once, and tracking them made every collection walk
-//!   them all. Letting go of the callback is what keeps the usual cycle
-//!   (`obj._timer = loop.call_later(d, obj.method)`) from outliving its use;
+//! - plain handles are not tracked by the garbage collector: hundreds of
+//!   thousands can be pending at once, and tracking them made every
+//!   collection walk them all. Letting go of the callback is what keeps the
+//!   usual cycle (`obj._timer = loop.call_later(d, obj.method)`) from
+//!   outliving its use, and the loop's own traversal visits the contents of
+//!   the handles only it holds, so an unclosed loop whose pending callbacks
+//!   refer back to it can still be collected. Timer handles are tracked:
+//!   they are usually also held by their caller (`asyncio.sleep` keeps its
+//!   timer in a local), and the collector must see those edges;
 //! - handles are only made by the loop; Python cannot construct one;
 //! - a plain one-shot handle that nobody but the loop refers to once it ran
 //!   is recycled for the next `call_soon` (`reinit`/`retire`): nobody can
@@ -21,6 +26,7 @@ use std::sync::Weak;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
+use pyo3::gc::{PyTraverseError, PyVisit};
 use pyo3::prelude::*;
 use pyo3::pyclass::CompareOp;
 use pyo3::sync::PyOnceLock;
@@ -227,6 +233,53 @@ impl Handle {
         drop(old);
         self.cancelled.store(false, Relaxed);
         Ok(())
+    }
+
+    /// Visits the Python objects the handle holds, for the garbage collector.
+    fn visit_parts(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // SAFETY: the collector runs traversals with the GIL held.
+        let py = unsafe { Python::assume_attached() };
+        // SAFETY: the closure only hands pointers to the collector's visit function,
+        // which runs no Python code and does not touch the handle.
+        unsafe {
+            self.parts.with(py, |p| {
+                if let Some((f, a)) = &p.call {
+                    visit.call(f)?;
+                    visit.call(a)?;
+                }
+                if let CallContext::Shared(c) | CallContext::Lent(c) = &p.context {
+                    visit.call(c)?;
+                }
+                if let Some(d) = &p.debug {
+                    visit.call(&d.source_traceback)?;
+                }
+                Ok(())
+            })
+        }
+    }
+
+    /// For the loop's traversal: visits what a handle the loop holds refers
+    /// to, on the handle's behalf.
+    /// - A tracked handle (a timer handle) is visited itself: the collector
+    ///   traverses it.
+    /// - An untracked handle is invisible to the collector, so its contents
+    ///   are visited, but only when the loop's reference is the only one:
+    ///   then the handle is reachable exactly when the loop is. One that is
+    ///   also held elsewhere is skipped (its contents then count as held
+    ///   from outside, which is safe).
+    pub(crate) fn visit_held(slf: &Py<Handle>, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        let ptr = slf.as_ptr();
+        // SAFETY: `slf` is a live object; reading its tracking state and reference
+        // count has no side effects.
+        let (tracked, refcnt) =
+            unsafe { (ffi::PyObject_GC_IsTracked(ptr) != 0, ffi::Py_REFCNT(ptr)) };
+        if tracked {
+            visit.call(slf)
+        } else if refcnt == 1 {
+            slf.get().visit_parts(visit)
+        } else {
+            Ok(())
+        }
     }
 
     /// Whether the loop may recycle this handle now that it ran: a plain
@@ -572,6 +625,12 @@ impl Handle {
 
     fn cancelled(&self) -> PyResult<bool> {
         Ok(self.is_cancelled())
+    }
+
+    /// Only timer handles are tracked (see the module notes); the loop visits
+    /// the contents of the plain handles it alone holds (`visit_held`).
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        self.visit_parts(&visit)
     }
 
     fn get_context(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {

@@ -65,6 +65,30 @@ impl<T> Guarded<T> {
     }
 }
 
+impl<T> Guarded<T> {
+    /// Like [`Guarded::with`], but gives up instead of waiting or overlapping
+    /// when the value is in use (returns `None` then). For code that may run
+    /// in the middle of another access, such as a garbage collector's visit.
+    pub(crate) fn try_with<R>(&self, f: impl FnOnce(&T) -> R) -> Option<R> {
+        match self {
+            Guarded::Locked(m) => match m.try_lock() {
+                Ok(guard) => Some(f(&guard)),
+                Err(std::sync::TryLockError::Poisoned(p)) => Some(f(&p.into_inner())),
+                Err(std::sync::TryLockError::WouldBlock) => None,
+            },
+            Guarded::External { cell, busy } => {
+                if busy.load(Relaxed) {
+                    return None;
+                }
+                // SAFETY: `new_external`'s contract serialises calls, and no `with`
+                // call is running (`busy` is clear), so nothing mutates the value while
+                // this shared reference lives.
+                Some(f(unsafe { &*cell.get() }))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,5 +102,7 @@ mod tests {
         let external = unsafe { Guarded::new_external(vec![1]) };
         external.with(|v| v.push(2));
         assert_eq!(external.with(|v| v.clone()), vec![1, 2]);
+        assert_eq!(external.try_with(|v| v.len()), Some(2));
+        assert_eq!(locked.try_with(|v| *v), Some(2));
     }
 }

@@ -315,6 +315,38 @@ impl<H: Handler> Reactor<H> {
         });
     }
 
+    /// Calls `f` on every handler the reactor holds (ready, timers, fds)
+    /// until it returns an error, which is passed on. Gives up and returns
+    /// `Ok(false)` if the state is in use: for a garbage collector's
+    /// traversal, which must not wait or overlap another access.
+    pub fn try_visit_handlers<E>(&self, mut f: impl FnMut(&H) -> Result<(), E>) -> Result<bool, E> {
+        self.state
+            .try_with(|st| {
+                st.ready
+                    .iter()
+                    .chain(st.timers.iter())
+                    .chain(st.io.iter())
+                    .try_for_each(&mut f)
+            })
+            .map_or(Ok(false), |r| r.map(|()| true))
+    }
+
+    /// Gives the epoll instance and the eventfd back to the kernel now, for
+    /// a loop being closed: later polls fail with `EBADF`, wakes do nothing,
+    /// fd registrations fail. Call [`Reactor::clear`] first.
+    ///
+    /// # Safety
+    /// No other call on this reactor may be in progress on another thread
+    /// (in particular no [`Reactor::poll`]), or it could reach whatever file
+    /// reuses a descriptor number.
+    pub unsafe fn close_fds(&self) {
+        // SAFETY: forwarded to our caller.
+        unsafe {
+            self.epoll.close();
+            self.waker.close();
+        }
+    }
+
     /// Removes every handler (on close) and returns them to be dropped.
     pub fn clear(&self) -> Vec<H> {
         let mut out = Vec::new();
@@ -469,5 +501,42 @@ mod tests {
         r.requeue_front(&mut rest);
         let (_, batch) = turn(&r, 0.0);
         assert_eq!(names(&batch), vec!["x", "y", "later"]);
+    }
+
+    #[test]
+    fn visit_handlers_sees_ready_timers_and_fds() {
+        let r = Reactor::new().unwrap();
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        r.call_soon(h("ready"));
+        r.call_at(5.0, h("timer"));
+        r.set_io(a.as_raw_fd(), Side::Read, h("reader")).unwrap();
+        let mut seen = vec![];
+        let complete = r
+            .try_visit_handlers(|x| {
+                seen.push(x.name);
+                Ok::<(), ()>(())
+            })
+            .unwrap();
+        assert!(complete);
+        seen.sort();
+        assert_eq!(seen, vec!["reader", "ready", "timer"]);
+        // An error stops the visit and is passed on.
+        assert_eq!(r.try_visit_handlers(|_| Err("stop")), Err("stop"));
+        drop(r.clear());
+    }
+
+    #[test]
+    fn close_fds_releases_descriptors_and_later_calls_fail_cleanly() {
+        let r: Reactor<H> = Reactor::new().unwrap();
+        r.call_soon(h("x"));
+        drop(r.clear());
+        // SAFETY: single-threaded test; nothing else uses the reactor.
+        unsafe { r.close_fds() };
+        let mut events = Events::with_capacity(4);
+        let err = r.poll(&mut events, Some(0)).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::EBADF));
+        r.wake().unwrap();
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        assert!(r.set_io(a.as_raw_fd(), Side::Read, h("r")).is_err());
     }
 }

@@ -195,6 +195,13 @@ impl<H> IoRegistry<H> {
         }
     }
 
+    /// Every registered handler, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &H> {
+        self.slots
+            .values()
+            .flat_map(|slot| slot.reader.iter().chain(slot.writer.iter()))
+    }
+
     /// Removes every handler, unregistering each fd, and returns them.
     pub fn drain(&mut self, epoll: &Epoll) -> Vec<H> {
         let mut out = Vec::new();

@@ -73,6 +73,11 @@ impl<T> TimerQueue<T> {
         self.heap.peek().map(|e| (e.when, &e.item))
     }
 
+    /// Every queued item, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.heap.iter().map(|e| &e.item)
+    }
+
     /// Removes and returns the earliest timer.
     pub fn pop(&mut self) -> Option<(f64, T)> {
         self.heap.pop().map(|e| (e.when, e.item))

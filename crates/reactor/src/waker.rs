@@ -37,6 +37,7 @@ impl Waker {
     }
 
     /// Wakes the loop if it may be asleep. Call after queueing the work.
+    /// A closed waker has nobody to wake: nothing happens.
     pub fn wake(&self) -> io::Result<()> {
         // Still pending since the last notify: the loop has not armed again,
         // so it will look at its queue before it sleeps. A plain load spares
@@ -44,10 +45,19 @@ impl Waker {
         if self.wake_pending.load(SeqCst) {
             return Ok(());
         }
-        if !self.wake_pending.swap(true, SeqCst) {
+        if !self.wake_pending.swap(true, SeqCst) && !self.efd.is_closed() {
             self.efd.notify()?;
         }
         Ok(())
+    }
+
+    /// Closes the eventfd now; later wakes do nothing.
+    ///
+    /// # Safety
+    /// No other thread may be waking or polling at the same time.
+    pub unsafe fn close(&self) {
+        // SAFETY: forwarded to our caller.
+        unsafe { self.efd.close() }
     }
 
     /// Called by the loop at the top of each turn, before it looks for work.

@@ -7,6 +7,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
+use super::closable_fd::ClosableFd;
 use crate::interest::Interest;
 
 /// One readiness report: the token given at registration and what is ready.
@@ -78,7 +79,7 @@ impl Events {
 /// An owned epoll instance.
 #[derive(Debug)]
 pub struct Epoll {
-    fd: OwnedFd,
+    fd: ClosableFd,
 }
 
 fn interest_bits(interest: Interest) -> u32 {
@@ -98,7 +99,9 @@ impl Epoll {
         let raw = syscall!(epoll_create1(libc::EPOLL_CLOEXEC))?;
         // SAFETY: epoll_create1 just returned this descriptor and nothing else owns it.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        Ok(Epoll { fd })
+        Ok(Epoll {
+            fd: ClosableFd::new(fd),
+        })
     }
 
     fn ctl(&self, op: libc::c_int, fd: RawFd, interest: Interest, token: u64) -> io::Result<()> {
@@ -106,7 +109,7 @@ impl Epoll {
             events: interest_bits(interest),
             u64: token,
         };
-        syscall!(epoll_ctl(self.fd.as_raw_fd(), op, fd, &mut ev))?;
+        syscall!(epoll_ctl(self.fd.get()?, op, fd, &mut ev))?;
         Ok(())
     }
 
@@ -142,12 +145,7 @@ impl Epoll {
     /// is not an error: the goal, not being watched, holds.
     pub fn delete(&self, fd: RawFd) -> io::Result<()> {
         let mut ev = libc::epoll_event { events: 0, u64: 0 };
-        match syscall!(epoll_ctl(
-            self.fd.as_raw_fd(),
-            libc::EPOLL_CTL_DEL,
-            fd,
-            &mut ev
-        )) {
+        match syscall!(epoll_ctl(self.fd.get()?, libc::EPOLL_CTL_DEL, fd, &mut ev)) {
             Ok(_) => Ok(()),
             Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::EBADF)) => Ok(()),
             Err(e) => Err(e),
@@ -162,7 +160,7 @@ impl Epoll {
         let cap = i32::try_from(events.buf.len()).unwrap_or(i32::MAX);
         events.len = 0;
         let n = syscall!(epoll_wait(
-            self.fd.as_raw_fd(),
+            self.fd.get()?,
             events.buf.as_mut_ptr(),
             cap,
             timeout
@@ -173,9 +171,22 @@ impl Epoll {
     }
 }
 
+impl Epoll {
+    /// Closes the epoll instance now (see [`ClosableFd::close`]); every later
+    /// call fails with `EBADF`.
+    ///
+    /// # Safety
+    /// No other thread may be using the instance at the same time.
+    pub unsafe fn close(&self) {
+        // SAFETY: forwarded to our caller.
+        unsafe { self.fd.close() }
+    }
+}
+
 impl AsRawFd for Epoll {
+    /// The descriptor, or -1 once closed.
     fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
+        self.fd.get().unwrap_or(-1)
     }
 }
 

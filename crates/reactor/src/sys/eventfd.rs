@@ -3,10 +3,12 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
+use super::closable_fd::ClosableFd;
+
 /// An owned, non-blocking, close-on-exec eventfd counter.
 #[derive(Debug)]
 pub struct EventFd {
-    fd: OwnedFd,
+    fd: ClosableFd,
 }
 
 impl EventFd {
@@ -15,7 +17,9 @@ impl EventFd {
         let raw = syscall!(eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK))?;
         // SAFETY: eventfd just returned this descriptor and nothing else owns it.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        Ok(EventFd { fd })
+        Ok(EventFd {
+            fd: ClosableFd::new(fd),
+        })
     }
 
     /// Adds one to the counter, making the fd readable. A full counter
@@ -23,7 +27,7 @@ impl EventFd {
     pub fn notify(&self) -> io::Result<()> {
         let one: u64 = 1;
         let ptr = (&one as *const u64).cast::<libc::c_void>();
-        match syscall!(write(self.fd.as_raw_fd(), ptr, 8)) {
+        match syscall!(write(self.fd.get()?, ptr, 8)) {
             Ok(_) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
             Err(e) => Err(e),
@@ -34,7 +38,7 @@ impl EventFd {
     pub fn drain(&self) -> io::Result<bool> {
         let mut value: u64 = 0;
         let ptr = (&mut value as *mut u64).cast::<libc::c_void>();
-        match syscall!(read(self.fd.as_raw_fd(), ptr, 8)) {
+        match syscall!(read(self.fd.get()?, ptr, 8)) {
             Ok(_) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
             Err(e) => Err(e),
@@ -42,9 +46,26 @@ impl EventFd {
     }
 }
 
+impl EventFd {
+    /// Closes the descriptor now (see [`ClosableFd::close`]).
+    ///
+    /// # Safety
+    /// No other thread may be using the eventfd at the same time.
+    pub unsafe fn close(&self) {
+        // SAFETY: forwarded to our caller.
+        unsafe { self.fd.close() }
+    }
+
+    /// Whether [`EventFd::close`] ran.
+    pub fn is_closed(&self) -> bool {
+        self.fd.is_closed()
+    }
+}
+
 impl AsRawFd for EventFd {
+    /// The descriptor, or -1 once closed.
     fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
+        self.fd.get().unwrap_or(-1)
     }
 }
 

@@ -19,5 +19,6 @@ macro_rules! syscall {
 }
 
 pub mod clock;
+pub mod closable_fd;
 pub mod epoll;
 pub mod eventfd;
