@@ -290,7 +290,8 @@ fn call_callback<'py>(
     }
     let logger = LOGGER.import(py, "concurrent.futures._base", "LOGGER")?;
     let kwargs = PyDict::new(py);
-    kwargs.set_item(intern!(py, "exc_info"), err.value(py))?;
+    // `into_value` attaches the traceback to the exception, which logging prints.
+    kwargs.set_item(intern!(py, "exc_info"), err.into_value(py))?;
     logger.call_method(
         intern!(py, "exception"),
         ("exception calling callback for %r", future),
