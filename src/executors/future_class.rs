@@ -303,7 +303,7 @@ future_method!(
     done_raw,
     "done",
     c"done",
-    c"Return True if the future was cancelled or finished executing.",
+    c"done($self, /)\n--\n\nReturn True if the future was cancelled or finished executing.",
     false,
     done
 );
@@ -312,7 +312,7 @@ future_method!(
     cancelled_raw,
     "cancelled",
     c"cancelled",
-    c"Return True if the future was cancelled.",
+    c"cancelled($self, /)\n--\n\nReturn True if the future was cancelled.",
     false,
     cancelled
 );
@@ -321,7 +321,7 @@ future_method!(
     running_raw,
     "running",
     c"running",
-    c"Return True if the future is currently executing.",
+    c"running($self, /)\n--\n\nReturn True if the future is currently executing.",
     false,
     running
 );
@@ -340,7 +340,7 @@ future_method!(
     cancel_raw,
     "cancel",
     c"cancel",
-    c"Cancel the future if possible; return True if it is cancelled.",
+    c"cancel($self, /)\n--\n\nCancel the future if possible; return True if it is cancelled.",
     false,
     cancel
 );
@@ -350,7 +350,7 @@ future_method!(
     set_running_raw,
     "set_running_or_notify_cancel",
     c"set_running_or_notify_cancel",
-    c"Mark the future as running or process any cancel notifications.",
+    c"set_running_or_notify_cancel($self, /)\n--\n\nMark the future as running or process any cancel notifications.",
     false,
     set_running_or_notify_cancel
 );
