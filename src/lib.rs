@@ -31,6 +31,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(executors::frames::write_frame, m)?)?;
     m.add_function(wrap_pyfunction!(executors::at_exit::executors_at_exit, m)?)?;
     m.add_function(wrap_pyfunction!(
+        executors::future_class::install_future_class,
+        m
+    )?)?;
+    m.add_function(wrap_pyfunction!(
         executors::at_exit::executors_after_fork_in_child,
         m
     )?)?;

@@ -48,7 +48,8 @@ def test_is_a_concurrent_futures_process_pool():
     with oxloop.ProcessPoolExecutor(1) as ex:
         assert isinstance(ex, cf.ProcessPoolExecutor)
         fut = ex.submit(tasks.square, 12)
-        assert type(fut) is cf.Future
+        assert isinstance(fut, cf.Future)
+        assert type(fut) is oxloop._future.Future
         assert fut.result(timeout=10) == 144
 
 

@@ -22,8 +22,9 @@ from concurrent.futures import thread as _cf_thread
 from functools import partial
 
 from . import _core
+from ._future import Future
 
-__all__ = ["ProcessPoolExecutor", "ThreadPoolExecutor"]
+__all__ = ["Future", "ProcessPoolExecutor", "ThreadPoolExecutor"]
 
 
 def _default_thread_workers() -> int:

@@ -5,6 +5,8 @@
 
 pub mod at_exit;
 pub mod frames;
+pub mod future;
+pub mod future_class;
 pub mod process_io;
 pub mod process_pool;
 pub mod py_objects;

@@ -16,6 +16,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 
 use crate::executors::frames::{encode, Frame, KIND_EXCEPTION, KIND_RESULT, KIND_STOP};
+use crate::executors::future;
 use crate::executors::process_pool::{Shared, Worker, FUTURE_BROKEN, IO_THREAD_OF, POOL_BROKEN};
 use crate::executors::py_objects::{broken_process_pool, hooks, pickle_loads};
 use crate::executors::sync::lock;
@@ -271,10 +272,7 @@ fn mark_running(py: Python<'_>, shared: &Shared, handouts: Vec<Handout>) {
         let running = match future {
             Some(future) => {
                 let future = future.bind(py);
-                match future
-                    .call_method0(intern!(py, "set_running_or_notify_cancel"))
-                    .and_then(|r| r.is_truthy())
-                {
+                match future::set_running_or_notify_cancel(py, future) {
                     Ok(running) => running,
                     Err(err) => {
                         err.write_unraisable(py, Some(future));
@@ -320,11 +318,10 @@ fn complete(py: Python<'_>, future: &Bound<'_, PyAny>, frame: &Frame) -> PyResul
         )),
     };
     match outcome {
-        Ok(Ok(value)) => future.call_method1(intern!(py, "set_result"), (value,)),
-        Ok(Err(exc)) => future.call_method1(intern!(py, "set_exception"), (exc,)),
-        Err(err) => future.call_method1(intern!(py, "set_exception"), (err.into_value(py),)),
+        Ok(Ok(value)) => future::set_result(py, future, &value),
+        Ok(Err(exc)) => future::set_exception(py, future, &exc),
+        Err(err) => future::set_exception(py, future, err.value(py)),
     }
-    .map(drop)
 }
 
 /// Attached: completes the turn's futures, breaks the pool if a worker
@@ -373,15 +370,12 @@ fn break_pool(py: Python<'_>, shared: &Shared) {
     };
     for future in futures {
         let future = future.bind(py);
-        let done = future
-            .call_method0(intern!(py, "done"))
-            .and_then(|d| d.is_truthy())
-            .unwrap_or(true);
+        let done = future::done(py, future).unwrap_or(true);
         if done {
             continue;
         }
         let exc = broken_process_pool(py, FUTURE_BROKEN).into_value(py);
-        if let Err(err) = future.call_method1(intern!(py, "set_exception"), (exc,)) {
+        if let Err(err) = future::set_exception(py, future, exc.bind(py)) {
             err.write_unraisable(py, Some(future));
         }
     }

@@ -25,8 +25,9 @@ use reactor::waker::Waker;
 use crate::errors::os_error;
 use crate::executors::at_exit::{self, ExitHooks};
 use crate::executors::frames::{encode, FrameReader, KIND_TASK};
+use crate::executors::future::{self, new_future};
 use crate::executors::process_io;
-use crate::executors::py_objects::{broken_process_pool, hooks, new_future, pickle_dumps};
+use crate::executors::py_objects::{broken_process_pool, hooks, pickle_dumps};
 use crate::executors::sync::{lock, wait};
 
 /// Tasks sent to one worker before it has answered: one running, one queued
@@ -303,7 +304,7 @@ impl Shared {
         self.wake();
         for future in cancelled {
             let future = future.bind(py);
-            if let Err(err) = future.call_method0(intern!(py, "cancel")) {
+            if let Err(err) = future::cancel(py, future) {
                 err.write_unraisable(py, Some(future));
             }
         }
@@ -421,7 +422,7 @@ impl ProcessPool {
         let frame = match frame {
             Ok(frame) => frame,
             Err(err) => {
-                future.call_method1(intern!(py, "set_exception"), (err.into_value(py),))?;
+                future::set_exception(py, &future, err.value(py))?;
                 return Ok(future);
             }
         };

@@ -4,22 +4,11 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyType};
 
-static FUTURE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static BROKEN_THREAD_POOL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static BROKEN_PROCESS_POOL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static PICKLE_DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static PICKLE_LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static HOOKS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
-
-/// `concurrent.futures.Future`.
-pub fn future_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
-    FUTURE.import(py, "concurrent.futures", "Future")
-}
-
-/// A new pending `concurrent.futures.Future`.
-pub fn new_future(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
-    future_type(py)?.call0()
-}
 
 /// `concurrent.futures.thread.BrokenThreadPool(message)` as an error.
 pub fn broken_thread_pool(py: Python<'_>, message: &str) -> PyErr {

@@ -18,7 +18,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 use crate::executors::at_exit::{self, ExitHooks};
-use crate::executors::py_objects::{broken_thread_pool, hooks, new_future};
+use crate::executors::future::{self, new_future};
+use crate::executors::py_objects::{broken_thread_pool, hooks};
 use crate::executors::sync::{lock, wait};
 
 /// Stack size of a worker thread: that of a default Python thread on Linux.
@@ -163,7 +164,7 @@ impl Shared {
         for item in drained {
             let exc = broken_thread_pool(py, message).into_value(py);
             let future = item.future.bind(py);
-            if let Err(err) = future.call_method1(intern!(py, "set_exception"), (exc,)) {
+            if let Err(err) = future::set_exception(py, future, exc.bind(py)) {
                 err.write_unraisable(py, Some(future));
             }
         }
@@ -182,7 +183,7 @@ impl Shared {
         self.work_ready.notify_all();
         for item in cancelled {
             let future = item.future.bind(py);
-            if let Err(err) = future.call_method0(intern!(py, "cancel")) {
+            if let Err(err) = future::cancel(py, future) {
                 err.write_unraisable(py, Some(future));
             }
         }
@@ -233,10 +234,7 @@ impl ExitHooks for Shared {
 /// future was cancelled, else call it and store the result or exception.
 fn run_item(py: Python<'_>, item: WorkItem) {
     let future = item.future.bind(py);
-    match future
-        .call_method0(intern!(py, "set_running_or_notify_cancel"))
-        .and_then(|running| running.is_truthy())
-    {
+    match future::set_running_or_notify_cancel(py, future) {
         Ok(true) => {}
         Ok(false) => return,
         Err(err) => {
@@ -249,8 +247,8 @@ fn run_item(py: Python<'_>, item: WorkItem) {
         .bind(py)
         .call(item.args.bind(py), item.kwargs.as_ref().map(|k| k.bind(py)));
     let stored = match outcome {
-        Ok(value) => future.call_method1(intern!(py, "set_result"), (value,)),
-        Err(err) => future.call_method1(intern!(py, "set_exception"), (err.into_value(py),)),
+        Ok(value) => future::set_result(py, future, &value),
+        Err(err) => future::set_exception(py, future, err.value(py)),
     };
     if let Err(err) = stored {
         err.write_unraisable(py, Some(future));
