@@ -172,13 +172,7 @@ impl Drop for Parts {
 }
 
 /// A scheduled callback.
-#[pyclass(
-    subclass,
-    frozen,
-    freelist = 1024,
-    module = "oxloop._core",
-    name = "Handle"
-)]
+#[pyclass(subclass, frozen, module = "oxloop._core", name = "Handle")]
 pub struct Handle {
     parts: GilCell<Parts>,
     cancelled: AtomicBool,

@@ -10,6 +10,7 @@ mod executors;
 mod fast_call;
 mod gil_cell;
 mod handle;
+mod handle_alloc;
 mod pycall;
 mod transports;
 
@@ -21,6 +22,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<event_loop::CoreLoop>()?;
     m.add_class::<handle::Handle>()?;
     m.add_class::<handle::TimerHandle>()?;
+    handle_alloc::install(m.py())?;
     m.add_class::<transports::stream::SocketTransport>()?;
     m.add_class::<transports::datagram::DatagramTransport>()?;
     m.add_class::<transports::read_pipe::ReadPipeTransport>()?;
