@@ -77,6 +77,34 @@ EXCLUSIONS: dict[str, tuple[str, str]] = {
         "constants._SendfileMode.FALLBACK: the private protocol between stdlib transports and "
         "BaseEventLoop.sendfile",
     ),
+    # -- test_sslproto ---------------------------------------------------------------------------
+    # SslProtoHandshakeTests drive asyncio.sslproto.SSLProtocol (the stdlib TLS protocol that
+    # oxloop reuses unchanged) by hand: a mock.Mock() transport and a mock SSLObject planted in
+    # ssl_proto._sslobj.  The tests below never run the loop, so they test that stdlib class
+    # only.  The three that do run the loop (test_eof_received_waiter, test_connection_lost,
+    # test_close_during_handshake) are kept.
+    **{
+        f"test.test_asyncio.test_sslproto.SslProtoHandshakeTests.{name}": (
+            "stdlib-class",
+            "constructs asyncio.sslproto.SSLProtocol directly and checks its argument checks or "
+            "its private _get_extra_info/_app_transport/_fatal_error/buffer_updated with a "
+            "mock.Mock() transport; no event loop is run",
+        )
+        for name in (
+            "test_handshake_timeout_zero",
+            "test_handshake_timeout_negative",
+            "test_fatal_error_no_name_error",
+            "test_get_extra_info_on_closed_connection",
+            "test_set_new_app_protocol",
+            "test_data_received_after_closing",
+            "test_write_after_closing",
+        )
+    },
+    "test.test_asyncio.test_sslproto.*.test_buf_feed_data": (
+        "private",
+        "calls asyncio.protocols._feed_data_to_buffered_proto(), the private helper stdlib "
+        "transports use to feed a BufferedProtocol; no event loop is involved",
+    ),
 }
 
 

@@ -289,6 +289,36 @@ _add(
     )
 )
 
+_add(
+    ModuleSpec(
+        "test_ssl",
+        "test_ssl",
+        note="TestSSL: TLS client/server over create_connection/create_server/start_tls",
+    )
+)
+_add(
+    ModuleSpec(
+        "test_sslproto",
+        "test_sslproto",
+        synth=(
+            Synth(
+                "OxloopStartTLSTests",
+                ("BaseStartTLS", "unittest.TestCase"),
+                "new_loop",
+            ),
+        ),
+        drop_classes=("SelectorStartTLSTests", "ProactorStartTLSTests"),
+        note="BaseStartTLS on oxloop + SslProtoHandshakeTests",
+    )
+)
+_add(
+    ModuleSpec(
+        "test_subprocess",
+        "test_subprocess",
+        note="SubprocessMixin under each child watcher (the policy's loop is oxloop)",
+    )
+)
+
 # What runs by default: everything that passes in full on oxloop.
 DEFAULT_MODULES = (
     "test_futures",
@@ -313,9 +343,12 @@ DEFAULT_MODULES = (
     "test_events_transports",
     "test_streams",
     "test_events_subprocess",
+    "test_ssl",
+    "test_sslproto",
+    "test_subprocess",
 )
-# Everything the runner knows how to run (--all-known): today, the defaults.
-ALL_KNOWN_MODULES = DEFAULT_MODULES
+# Everything the runner knows how to run (--all-known): the defaults + the rest.
+ALL_KNOWN_MODULES = DEFAULT_MODULES + tuple(k for k in SPECS if k not in DEFAULT_MODULES)
 
 
 # ---------------------------------------------------------------------------------------------
