@@ -345,6 +345,12 @@ _add(
         "test_base_events",
         "test_base_events",
         synth=(
+            # With --loop asyncio, test_check_thread and
+            # test_asyncgen_finalization_by_gc_in_other_thread of this class hang: they replace
+            # loop._write_to_self (the self-pipe wakeup of a real selector loop) with a mock,
+            # which only the original's mocked selector tolerates. oxloop wakes itself through
+            # its own waker, so on oxloop they test call_soon_threadsafe/asyncgen finalization
+            # from another thread as written.
             Synth("OxloopBaseEventLoopTests", ("BaseEventLoopTests",), "setUp"),
             Synth(
                 "OxloopNetworkTests",
