@@ -368,7 +368,7 @@ _add(
             "BaseEventLoopWithSelectorTests",
             "BaseLoopSockSendfileTests",
         ),
-        note="create_connection/create_server/datagram/sock_sendfile checks on oxloop",
+        note="BaseEventLoopTests + create_connection/server/datagram/sock_sendfile on oxloop",
     )
 )
 
