@@ -663,3 +663,10 @@ def test_recycled_handles_behave_like_new_ones():
     assert seen == ["first"] * 3 + ["unset", "unset", "kept"]
     assert repr(kept).startswith("<Handle")
     lp.close()
+
+
+def test_set_default_executor_refuses_other_executors_like_asyncio(loop):
+    import concurrent.futures
+
+    with pytest.raises(TypeError, match="^executor must be ThreadPoolExecutor instance$"):
+        loop.set_default_executor(concurrent.futures.ProcessPoolExecutor(1))

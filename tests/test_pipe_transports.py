@@ -336,3 +336,26 @@ def test_unclosed_transport_warns(loop):
     assert any(issubclass(w.category, ResourceWarning) for w in caught)
     assert rpipe.closed
     os.close(wfd)
+
+
+def test_pipe_transports_take_instance_attributes(loop):
+    """Like asyncio's transports, pipe transports have a __dict__: code (and CPython's
+    test_subprocess) replaces methods such as pause_reading on one instance."""
+    rfd, wfd = os.pipe()
+
+    async def main():
+        rtr, _ = await loop.connect_read_pipe(Recorder, open(rfd, "rb", buffering=0))
+        wtr, _ = await loop.connect_write_pipe(Recorder, open(wfd, "wb", buffering=0))
+        calls = []
+        rtr.pause_reading = lambda: calls.append("pause")
+        wtr.tag = "mine"
+        rtr.pause_reading()
+        assert calls == ["pause"] and rtr.is_reading() and wtr.tag == "mine"
+        del rtr.pause_reading
+        rtr.pause_reading()
+        assert not rtr.is_reading()
+        rtr.close()
+        wtr.close()
+        await asyncio.sleep(0)
+
+    run(loop, main())

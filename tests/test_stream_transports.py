@@ -504,6 +504,32 @@ def test_unix_cleanup_and_abstract_namespace(loop, tmp_path):
     run(loop, main())
 
 
+def test_unix_server_on_a_callers_socket_keeps_its_file(loop, tmp_path):
+    """asyncio before 3.13 never unlinks the file of a socket the caller passed (CPython's
+    test_unix_events ...test_create_unix_server_path_stream_bittype unlinks it itself);
+    cleanup_socket=True asks for it explicitly."""
+
+    async def serve(sock, **kwargs):
+        server = await loop.create_unix_server(asyncio.Protocol, sock=sock, **kwargs)
+        server.close()
+        await server.wait_closed()
+
+    async def main():
+        for name, kwargs, removed in (
+            ("a.sock", {}, sys.version_info >= (3, 13)),
+            ("b.sock", {"cleanup_socket": True}, isinstance(loop, oxloop.Loop)),
+        ):
+            if kwargs and not isinstance(loop, oxloop.Loop) and sys.version_info < (3, 13):
+                continue  # asyncio 3.11 has no cleanup_socket
+            path = str(tmp_path / name)
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.bind(path)
+            await serve(sock, **kwargs)
+            assert os.path.exists(path) is not removed
+
+    run(loop, main())
+
+
 def test_connect_accepted_socket_and_sendfile(loop, tmp_path):
     async def main():
         lsock = socket.create_server(("127.0.0.1", 0))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import warnings
 
 import oxloop
 import pytest
@@ -72,3 +73,47 @@ def test_bad_arguments_raise_value_error(factory):
         "bufsize must be 0",
         "text must be False",
     ]
+
+
+@pytest.mark.parametrize("factory", sorted(LOOPS))
+def test_watcher_checked_through_its_context_manager(factory):
+    """The watcher used is what the child watcher's __enter__ returns, as in asyncio."""
+
+    class Inactive:
+        def is_active(self):
+            return False
+
+    class Watcher:
+        def __init__(self):
+            self.calls = []
+
+        def __enter__(self):
+            self.calls.append("enter")
+            return Inactive()
+
+        def __exit__(self, *exc):
+            self.calls.append(("exit", exc[0]))
+            return False
+
+        def is_active(self):
+            return True
+
+        def add_child_handler(self, *args):
+            self.calls.append("add_child_handler")
+
+    watcher = Watcher()
+
+    async def main():
+        with pytest.raises(RuntimeError, match="not activated"):
+            await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        policy = asyncio.get_event_loop_policy()
+        previous = policy._watcher
+        policy._watcher = watcher
+        try:
+            run(factory, main())
+        finally:
+            policy._watcher = previous
+    assert watcher.calls == ["enter", ("exit", RuntimeError)]

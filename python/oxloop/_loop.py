@@ -317,7 +317,7 @@ class Loop(
         # oxloop.ThreadPoolExecutor subclasses concurrent.futures.ThreadPoolExecutor,
         # so both kinds pass this check.
         if not isinstance(executor, concurrent.futures.ThreadPoolExecutor):
-            raise TypeError("executor must be ThreadPoolExecutor")
+            raise TypeError("executor must be ThreadPoolExecutor instance")
         self._default_executor = executor
 
     @staticmethod

@@ -33,6 +33,11 @@ logger = logging.getLogger("asyncio")
 _HAS_IPV6 = hasattr(socket, "AF_INET6")
 _ACCEPT_RESOURCE_ERRNOS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 _HAS_ALL_ERRORS = sys.version_info >= (3, 12)
+# Python 3.13 made create_unix_server(sock=...) unlink the caller's socket file on close
+# (cleanup_socket=True); before 3.13 asyncio never touches a socket the caller passed (its
+# file may belong to the caller, e.g. systemd socket activation). Follow the running version.
+# A socket file oxloop binds itself (path=...) is removed on close on every version.
+_CLEANUP_CALLER_SOCKET = sys.version_info >= (3, 13)
 
 
 def _set_nodelay(sock):
@@ -793,9 +798,12 @@ class NetworkMixin:
         ssl_handshake_timeout=None,
         ssl_shutdown_timeout=None,
         start_serving=True,
-        cleanup_socket=True,
+        cleanup_socket=None,
     ):
-        """A Server on the Unix socket `path` (abstract if it starts with NUL) or `sock`."""
+        """A Server on the Unix socket `path` (abstract if it starts with NUL) or `sock`.
+
+        On close, the socket file is removed if `cleanup_socket` is true; by default (None)
+        for a file bound here from `path`, and for a caller's `sock` from Python 3.13 on."""
         if isinstance(ssl, bool):
             raise TypeError("ssl argument must be an SSLContext or None")
         _check_ssl_timeouts(bool(ssl), ssl_handshake_timeout, ssl_shutdown_timeout)
@@ -803,6 +811,8 @@ class NetworkMixin:
             if sock is not None:
                 raise ValueError("path and sock can not be specified at the same time")
             path = os.fspath(path)
+            if cleanup_socket is None:
+                cleanup_socket = True
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             abstract = path[0] in (0, "\x00")
             if not abstract:
@@ -830,6 +840,8 @@ class NetworkMixin:
                 raise ValueError(f"A UNIX Domain Stream Socket was expected, got {sock!r}")
             path = sock.getsockname()
             abstract = not path or path[0] in (0, "\x00")
+            if cleanup_socket is None:
+                cleanup_socket = _CLEANUP_CALLER_SOCKET
         if cleanup_socket and not abstract:
             try:
                 self._unix_server_sockets[sock] = (path, os.stat(path).st_ino)

@@ -93,7 +93,8 @@ class SubprocessMixin:
             # get_child_watcher() is deprecated from 3.12; it is what 3.11 uses.
             warnings.simplefilter("ignore", DeprecationWarning)
             watcher = events.get_child_watcher()
-        with watcher:
+        # Like asyncio, use what the watcher's __enter__ returns.
+        with watcher as watcher:
             if not watcher.is_active():
                 raise RuntimeError(
                     "asyncio.get_child_watcher() is not activated, "

@@ -33,7 +33,7 @@ thread_local! {
 
 static CLASS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-#[pyclass(module = "oxloop._core", name = "ReadPipeTransport", weakref)]
+#[pyclass(module = "oxloop._core", name = "ReadPipeTransport", weakref, dict)]
 pub struct ReadPipeTransport {
     base: PipeBase,
     /// Bound `self._read_ready`, made once by `_start`.

@@ -33,7 +33,7 @@ const CONNLOST_LOG_THRESHOLD: u32 = 5;
 
 static CLASS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-#[pyclass(module = "oxloop._core", name = "WritePipeTransport", weakref)]
+#[pyclass(module = "oxloop._core", name = "WritePipeTransport", weakref, dict)]
 pub struct WritePipeTransport {
     base: PipeBase,
     /// Watch the fd for readability (the peer closing): pipes and sockets.

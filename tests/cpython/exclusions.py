@@ -77,6 +77,188 @@ EXCLUSIONS: dict[str, tuple[str, str]] = {
         "constants._SendfileMode.FALLBACK: the private protocol between stdlib transports and "
         "BaseEventLoop.sendfile",
     ),
+    # -- test_sslproto ---------------------------------------------------------------------------
+    # SslProtoHandshakeTests drive asyncio.sslproto.SSLProtocol (the stdlib TLS protocol that
+    # oxloop reuses unchanged) by hand: a mock.Mock() transport and a mock SSLObject planted in
+    # ssl_proto._sslobj.  The tests below never run the loop, so they test that stdlib class
+    # only.  The three that do run the loop (test_eof_received_waiter, test_connection_lost,
+    # test_close_during_handshake) are kept.
+    **{
+        f"test.test_asyncio.test_sslproto.SslProtoHandshakeTests.{name}": (
+            "stdlib-class",
+            "constructs asyncio.sslproto.SSLProtocol directly and checks its argument checks or "
+            "its private _get_extra_info/_app_transport/_fatal_error/buffer_updated with a "
+            "mock.Mock() transport; no event loop is run",
+        )
+        for name in (
+            "test_handshake_timeout_zero",
+            "test_handshake_timeout_negative",
+            "test_fatal_error_no_name_error",
+            "test_get_extra_info_on_closed_connection",
+            "test_set_new_app_protocol",
+            "test_data_received_after_closing",
+            "test_write_after_closing",
+        )
+    },
+    "test.test_asyncio.test_sslproto.*.test_buf_feed_data": (
+        "private",
+        "calls asyncio.protocols._feed_data_to_buffered_proto(), the private helper stdlib "
+        "transports use to feed a BufferedProtocol; no event loop is involved",
+    ),
+    # -- test_unix_events ------------------------------------------------------------------------
+    # Run: OxloopUnixSocketTests (SelectorEventLoopUnixSocketTests with an oxloop loop) and
+    # TestFunctional; the other classes are about stdlib classes or selector internals.
+    "test.test_asyncio.test_unix_events.OxloopUnixSocketTests.test_create_unix_server_bind_error": (
+        "mock",
+        "patches asyncio.unix_events.socket (the socket module as seen by "
+        "_UnixSelectorEventLoop.create_unix_server) so that bind() of a mock socket fails",
+    ),
+    "test.test_asyncio.test_unix_events.SelectorEventLoopSignalTests.*": (
+        "mock",
+        "every test patches asyncio.unix_events.signal on a SelectorEventLoop and inspects its "
+        "private _signal_handlers/_check_signal/_handle_signal",
+    ),
+    "test.test_asyncio.test_unix_events.SelectorEventLoopUnixSockSendfileTests.*": (
+        "private",
+        "calls _UnixSelectorEventLoop's private _sock_sendfile_native()/"
+        "_sock_sendfile_native_impl() and checks loop._selector.get_key()",
+    ),
+    "test.test_asyncio.test_unix_events.UnixReadPipeTransportTests.*": (
+        "stdlib-class",
+        "constructs asyncio.unix_events._UnixReadPipeTransport directly around a mock pipe "
+        "(oxloop's read pipe transport is _core.ReadPipeTransport, run by test_events)",
+    ),
+    "test.test_asyncio.test_unix_events.UnixWritePipeTransportTests.*": (
+        "stdlib-class",
+        "constructs asyncio.unix_events._UnixWritePipeTransport directly around a mock pipe "
+        "(oxloop's write pipe transport is _core.WritePipeTransport, run by test_events)",
+    ),
+    "test.test_asyncio.test_unix_events.*ChildWatcherTests.*": (
+        "stdlib-class",
+        "asyncio's child watcher classes (AbstractChildWatcher, BaseChildWatcher, "
+        "Safe/FastChildWatcher) driven with a mocked os.waitpid; test_subprocess runs "
+        "oxloop subprocesses under each of them",
+    ),
+    "test.test_asyncio.test_unix_events.PolicyTests.*": (
+        "stdlib-class",
+        "asyncio.DefaultEventLoopPolicy's child watcher bookkeeping (reads policy._watcher "
+        "and watcher._loop) on a policy the test builds itself",
+    ),
+    # -- test_base_events ------------------------------------------------------------------------
+    "test.test_asyncio.test_base_events.BaseEventTests.*": (
+        "private",
+        "tests base_events._ipaddr_info() and the port argument parsing of that private "
+        "helper; no loop is involved",
+    ),
+    "test.test_asyncio.test_base_events.TestSelectorUtils.*": (
+        "private",
+        "tests base_events._set_nodelay(), a private helper, on a bare socket",
+    ),
+    # OxloopBaseEventLoopTests: BaseEventLoopTests (setUp builds base_events.BaseEventLoop with
+    # a mock _selector) run on an oxloop loop.
+    **{
+        f"test.test_asyncio.test_base_events.OxloopBaseEventLoopTests.{name}": ("private", why)
+        for name, why in (
+            ("test__add_callback_handle", "calls BaseEventLoop._add_callback, reads loop._ready"),
+            (
+                "test__add_callback_cancelled_handle",
+                "calls BaseEventLoop._add_callback, reads loop._ready",
+            ),
+            ("test__run_once", "calls BaseEventLoop._run_once with a mock _selector"),
+            (
+                "test__run_once_schedule_handle",
+                "calls BaseEventLoop._run_once, reads loop._scheduled and loop._ready",
+            ),
+            (
+                "test__run_once_cancelled_event_cleanup",
+                "reads loop._timer_cancelled_count and loop._scheduled around _run_once",
+            ),
+            ("test_call_soon", "asserts the handle is in loop._ready (and reads h._callback)"),
+            ("test_call_later", "asserts the handle is in loop._scheduled, not in loop._ready"),
+            (
+                "test_not_implemented",
+                "expects NotImplementedError from the abstract BaseEventLoop hooks "
+                "_make_socket_transport/_make_ssl_transport/_process_events/_write_to_self...",
+            ),
+            (
+                "test_run_forever_pre_stopped",
+                "asserts loop._selector.select (a mock) was called once with timeout 0",
+            ),
+            (
+                "test_set_exc_handler_custom",
+                "runs one iteration through the private loop._run_once()",
+            ),
+            (
+                "test_set_exc_handler_broken",
+                "runs one iteration through the private loop._run_once()",
+            ),
+            (
+                "test_single_selecter_event_callback_after_stopping",
+                "replaces loop._process_events and feeds events through loop._selector.select",
+            ),
+        )
+    },
+    **{
+        f"test.test_asyncio.test_base_events.OxloopBaseEventLoopTests.{name}": (
+            "mock",
+            "patches asyncio.base_events.logger (the logger object as seen by "
+            "BaseEventLoop.default_exception_handler); oxloop logs the same 'Exception in "
+            "callback ...' / 'Task exception was never retrieved' errors, with exc_info, to "
+            "the 'asyncio' logger",
+        )
+        for name in ("test_default_exc_handler_callback", "test_default_exc_handler_coro")
+    },
+    # OxloopNetworkTests: BaseEventLoopWithSelectorTests run on an oxloop loop.
+    **{
+        f"test.test_asyncio.test_base_events.OxloopNetworkTests.{name}": (
+            "mock",
+            "@patch_socket: patches asyncio.base_events.socket (the socket module as seen by "
+            "BaseEventLoop.create_connection/create_server/create_datagram_endpoint) with a "
+            "MagicMock whose sockets, getaddrinfo or constants decide the outcome",
+        )
+        for name in (
+            "test_create_connection_bluetooth",
+            "test_create_connection_ip_addr",
+            "test_create_connection_ipv6_scope",
+            "test_create_connection_multiple_errors",
+            "test_create_connection_multiple_errors_local_addr",
+            "test_create_connection_no_inet_pton",
+            "test_create_connection_service_name",
+            "test_create_connection_timeout",
+            "test_create_datagram_endpoint_cant_bind",
+            "test_create_datagram_endpoint_ip_addr",
+            "test_create_datagram_endpoint_no_addrinfo",
+            "test_create_datagram_endpoint_nosoreuseport",
+            "test_create_datagram_endpoint_setblk_err",
+            "test_create_datagram_endpoint_socket_err",
+            "test_create_server_cant_bind",
+            "test_create_server_nosoreuseport",
+            "test_create_server_soreuseport_only_defined",
+        )
+    },
+    "test.test_asyncio.test_base_events.OxloopNetworkTests.test_accept_connection_*": (
+        "private",
+        "calls BaseSelectorEventLoop._accept_connection(protocol_factory, sock) with a mock "
+        "listening socket (and mocks loop._remove_reader/call_later)",
+    ),
+    "test.test_asyncio.test_base_events.OxloopNetworkTests.test_log_slow_callbacks": (
+        "mock",
+        "patches asyncio.base_events.logger (the logger object as seen by BaseEventLoop); "
+        "oxloop logs the same 'Executing <Handle ...> took N seconds' warnings to the "
+        "'asyncio' logger (tests/test_loop_core.py checks it)",
+    ),
+    # OxloopSockSendfileTests: BaseLoopSockSendfileTests run on an oxloop loop.
+    "test.test_asyncio.test_base_events.OxloopSockSendfileTests.test__sock_sendfile_native_*": (
+        "private",
+        "calls the private loop._sock_sendfile_native() and expects the BaseEventLoop stub's "
+        "SendfileNotAvailableError",
+    ),
+    "test.test_asyncio.test_base_events.OxloopSockSendfileTests.test_sock_sendfile_no_fallback": (
+        "stdlib-class",
+        "expects SendfileNotAvailableError because the class's loop, a bare "
+        "selector_events.BaseSelectorEventLoop, has no native sendfile (its setUp says so); "
+        "oxloop has native sendfile (test_sock_lowlevel/test_sendfile run it)",
+    ),
 }
 
 

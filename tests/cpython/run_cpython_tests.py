@@ -118,13 +118,19 @@ STDLIB_LOOP_CLASSES = (
 @dataclasses.dataclass(frozen=True)
 class Synth:
     """A test class synthesized in the test module: ``class name(*bases)`` whose
-    ``factory`` method returns a loop of the loop under test."""
+    ``factory`` method returns a loop of the loop under test.
+
+    ``factory="setUp"`` is for stdlib classes that build their loop inline in ``setUp``
+    (``self.loop = asyncio.SelectorEventLoop()``): the synthesized ``setUp`` runs the stdlib
+    class's ``setUp`` (fixtures, files ...), closes the stdlib loop it built and replaces
+    ``self.loop`` with a loop under test, registered like the original
+    (``test_utils.TestCase.set_event_loop``: current loop None, closed at cleanup)."""
 
     name: str
     # dotted names resolved in the test module's namespace: the mixins of a stdlib class, or
     # the stdlib class itself when it defines tests of its own
     bases: tuple[str, ...]
-    factory: str  # e.g. "create_event_loop" or "new_loop"
+    factory: str  # e.g. "create_event_loop" or "new_loop", or "setUp" (see above)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -289,6 +295,83 @@ _add(
     )
 )
 
+_add(
+    ModuleSpec(
+        "test_ssl",
+        "test_ssl",
+        note="TestSSL: TLS client/server over create_connection/create_server/start_tls",
+    )
+)
+_add(
+    ModuleSpec(
+        "test_sslproto",
+        "test_sslproto",
+        synth=(
+            Synth(
+                "OxloopStartTLSTests",
+                ("BaseStartTLS", "unittest.TestCase"),
+                "new_loop",
+            ),
+        ),
+        drop_classes=("SelectorStartTLSTests", "ProactorStartTLSTests"),
+        note="BaseStartTLS on oxloop + SslProtoHandshakeTests",
+    )
+)
+_add(
+    ModuleSpec(
+        "test_subprocess",
+        "test_subprocess",
+        note="SubprocessMixin under each child watcher (the policy's loop is oxloop)",
+    )
+)
+
+_add(
+    ModuleSpec(
+        "test_unix_events",
+        "test_unix_events",
+        synth=(
+            Synth(
+                "OxloopUnixSocketTests",
+                ("SelectorEventLoopUnixSocketTests",),
+                "setUp",
+            ),
+        ),
+        drop_classes=("SelectorEventLoopUnixSocketTests",),
+        note="create_unix_server/connection checks on oxloop + TestFunctional",
+    )
+)
+_add(
+    ModuleSpec(
+        "test_base_events",
+        "test_base_events",
+        synth=(
+            # With --loop asyncio, test_check_thread and
+            # test_asyncgen_finalization_by_gc_in_other_thread of this class hang: they replace
+            # loop._write_to_self (the self-pipe wakeup of a real selector loop) with a mock,
+            # which only the original's mocked selector tolerates. oxloop wakes itself through
+            # its own waker, so on oxloop they test call_soon_threadsafe/asyncgen finalization
+            # from another thread as written.
+            Synth("OxloopBaseEventLoopTests", ("BaseEventLoopTests",), "setUp"),
+            Synth(
+                "OxloopNetworkTests",
+                ("BaseEventLoopWithSelectorTests",),
+                "setUp",
+            ),
+            Synth(
+                "OxloopSockSendfileTests",
+                ("BaseLoopSockSendfileTests",),
+                "setUp",
+            ),
+        ),
+        drop_classes=(
+            "BaseEventLoopTests",
+            "BaseEventLoopWithSelectorTests",
+            "BaseLoopSockSendfileTests",
+        ),
+        note="BaseEventLoopTests + create_connection/server/datagram/sock_sendfile on oxloop",
+    )
+)
+
 # What runs by default: everything that passes in full on oxloop.
 DEFAULT_MODULES = (
     "test_futures",
@@ -313,9 +396,14 @@ DEFAULT_MODULES = (
     "test_events_transports",
     "test_streams",
     "test_events_subprocess",
+    "test_ssl",
+    "test_sslproto",
+    "test_subprocess",
+    "test_unix_events",
+    "test_base_events",
 )
-# Everything the runner knows how to run (--all-known): today, the defaults.
-ALL_KNOWN_MODULES = DEFAULT_MODULES
+# Everything the runner knows how to run (--all-known): the defaults + the rest.
+ALL_KNOWN_MODULES = DEFAULT_MODULES + tuple(k for k in SPECS if k not in DEFAULT_MODULES)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -627,6 +715,19 @@ def _resolve(mod, dotted: str):
     return obj
 
 
+def _inline_loop_setup(stdlib_class: type, lut: LoopUnderTest) -> Callable:
+    """A setUp for a subclass of stdlib_class, whose setUp builds a stdlib loop inline: run
+    it, then swap that loop for a loop under test."""
+
+    def setUp(self):
+        stdlib_class.setUp(self)
+        self.loop.close()
+        self.loop = lut.new_loop()
+        self.set_event_loop(self.loop)
+
+    return setUp
+
+
 def prepare_module(spec: ModuleSpec, lut: LoopUnderTest, adapters: bool):
     mod = importlib.import_module(f"{PKG}.{spec.module}")
     for synth in spec.synth:
@@ -635,8 +736,12 @@ def prepare_module(spec: ModuleSpec, lut: LoopUnderTest, adapters: bool):
         except AttributeError:
             continue  # e.g. UnixEventLoopTestsMixin on Windows
 
-        def factory(self):
-            return lut.new_loop()
+        if synth.factory == "setUp":
+            factory = _inline_loop_setup(bases[0], lut)
+        else:
+
+            def factory(self):
+                return lut.new_loop()
 
         cls = type(
             synth.name,
