@@ -1,7 +1,6 @@
 //! The fd table: which handler reads and which writes each watched fd, kept
 //! in step with the kernel's epoll interest list.
 
-use std::collections::HashMap;
 use std::io;
 use std::os::fd::RawFd;
 
@@ -27,16 +26,30 @@ impl<H> Slot<H> {
 }
 
 /// Readers and writers by fd. The epoll token of a user fd is the fd itself.
+///
+/// The table is a vector indexed by fd, as the kernel's own fd table is: fds
+/// are small, dense integers, and the lookup runs for every event (a hashed
+/// map spent more on hashing the fd than the rest of the dispatch). A slot
+/// is only made after epoll accepted the fd, so the table never grows past
+/// the highest open fd.
 pub struct IoRegistry<H> {
-    slots: HashMap<RawFd, Slot<H>>,
+    slots: Vec<Option<Slot<H>>>,
+    /// Number of `Some` slots.
+    used: usize,
 }
 
 impl<H> Default for IoRegistry<H> {
     fn default() -> Self {
         IoRegistry {
-            slots: HashMap::new(),
+            slots: Vec::new(),
+            used: 0,
         }
     }
+}
+
+/// The table index of `fd`; `None` for a negative fd.
+fn index(fd: RawFd) -> Option<usize> {
+    usize::try_from(fd).ok()
 }
 
 /// Which side of an fd a handler serves.
@@ -56,17 +69,47 @@ impl<H> IoRegistry<H> {
 
     /// Number of fds with a reader or a writer.
     pub fn len(&self) -> usize {
-        self.slots.len()
+        self.used
     }
 
     /// Whether no fd is watched.
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.used == 0
+    }
+
+    fn slot(&self, fd: RawFd) -> Option<&Slot<H>> {
+        self.slots.get(index(fd)?)?.as_ref()
+    }
+
+    fn slot_mut(&mut self, fd: RawFd) -> Option<&mut Slot<H>> {
+        self.slots.get_mut(index(fd)?)?.as_mut()
+    }
+
+    /// Stores a new slot for `fd` (which has none).
+    fn insert(&mut self, fd: RawFd, slot: Slot<H>) {
+        let Some(i) = index(fd) else { return };
+        if i >= self.slots.len() {
+            self.slots.resize_with(i + 1, || None);
+        }
+        if let Some(place) = self.slots.get_mut(i) {
+            if place.replace(slot).is_none() {
+                self.used += 1;
+            }
+        }
+    }
+
+    /// Forgets the slot of `fd`.
+    fn forget(&mut self, fd: RawFd) {
+        if let Some(place) = index(fd).and_then(|i| self.slots.get_mut(i)) {
+            if place.take().is_some() {
+                self.used -= 1;
+            }
+        }
     }
 
     /// The handler on `side` of `fd`, if any.
     pub fn get(&self, fd: RawFd, side: Side) -> Option<&H> {
-        let slot = self.slots.get(&fd)?;
+        let slot = self.slot(fd)?;
         match side {
             Side::Read => slot.reader.as_ref(),
             Side::Write => slot.writer.as_ref(),
@@ -84,7 +127,7 @@ impl<H> IoRegistry<H> {
         handler: H,
     ) -> Result<Option<H>, (io::Error, H)> {
         let token = fd as u64;
-        match self.slots.get_mut(&fd) {
+        match self.slot_mut(fd) {
             None => {
                 let slot = match side {
                     Side::Read => Slot {
@@ -106,7 +149,7 @@ impl<H> IoRegistry<H> {
                         None => Ok(None),
                     };
                 }
-                self.slots.insert(fd, slot);
+                self.insert(fd, slot);
                 Ok(None)
             }
             Some(slot) => {
@@ -139,7 +182,7 @@ impl<H> IoRegistry<H> {
     /// On a kernel error nothing changes (the handler stays installed), so
     /// no handler is ever dropped in here.
     pub fn remove(&mut self, epoll: &Epoll, fd: RawFd, side: Side) -> io::Result<Option<H>> {
-        let Some(slot) = self.slots.get_mut(&fd) else {
+        let Some(slot) = self.slot_mut(fd) else {
             return Ok(None);
         };
         let place = match side {
@@ -170,7 +213,7 @@ impl<H> IoRegistry<H> {
             return Err(e);
         }
         if after.is_empty() {
-            self.slots.remove(&fd);
+            self.forget(fd);
         }
         Ok(Some(old))
     }
@@ -180,7 +223,7 @@ impl<H> IoRegistry<H> {
         let Ok(fd) = RawFd::try_from(event.token) else {
             return;
         };
-        let Some(slot) = self.slots.get(&fd) else {
+        let Some(slot) = self.slot(fd) else {
             return;
         };
         if event.readable {
@@ -198,18 +241,23 @@ impl<H> IoRegistry<H> {
     /// Every registered handler, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = &H> {
         self.slots
-            .values()
+            .iter()
+            .flatten()
             .flat_map(|slot| slot.reader.iter().chain(slot.writer.iter()))
     }
 
     /// Removes every handler, unregistering each fd, and returns them.
     pub fn drain(&mut self, epoll: &Epoll) -> Vec<H> {
         let mut out = Vec::new();
-        for (fd, slot) in self.slots.drain() {
-            let _ = epoll.delete(fd);
+        for (i, slot) in std::mem::take(&mut self.slots).into_iter().enumerate() {
+            let Some(slot) = slot else { continue };
+            if let Ok(fd) = RawFd::try_from(i) {
+                let _ = epoll.delete(fd);
+            }
             out.extend(slot.reader);
             out.extend(slot.writer);
         }
+        self.used = 0;
         out
     }
 }
