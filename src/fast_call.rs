@@ -14,13 +14,13 @@ use std::ptr;
 use pyo3::exceptions::{PySystemError, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::types::{PyTuple, PyType};
 
 use crate::event_loop::CoreLoop;
 use crate::gil_cell::GilCell;
 
 /// A `PyMethodDef` that can live in a `static`.
-struct MethodDef(ffi::PyMethodDef);
+pub(crate) struct MethodDef(pub(crate) ffi::PyMethodDef);
 
 // SAFETY: the definition is immutable after construction and only holds pointers to
 // 'static C strings and to a function; CPython reads it from any thread under the GIL.
@@ -141,7 +141,7 @@ unsafe fn unpack<'py, const N: usize>(
 
 /// Runs `body` as the implementation of a raw method: Rust panics become a
 /// `SystemError`, errors are set as the current exception and NULL returned.
-fn guard(
+pub(crate) fn guard(
     py: Python<'_>,
     method: &str,
     body: impl FnOnce() -> PyResult<*mut ffi::PyObject>,
@@ -240,13 +240,21 @@ raw_method!(
 
 /// Installs the raw methods into `CoreLoop`'s type dict.
 pub fn install(py: Python<'_>) -> PyResult<()> {
-    let tp = py.get_type::<CoreLoop>();
-    for def in [
-        &CALL_SOON_DEF,
-        &CALL_SOON_THREADSAFE_DEF,
-        &CALL_LATER_DEF,
-        &CALL_AT_DEF,
-    ] {
+    install_methods(
+        &py.get_type::<CoreLoop>(),
+        &[
+            &CALL_SOON_DEF,
+            &CALL_SOON_THREADSAFE_DEF,
+            &CALL_LATER_DEF,
+            &CALL_AT_DEF,
+        ],
+    )
+}
+
+/// Installs raw methods into the type dict of `tp`, replacing any of the same name.
+pub(crate) fn install_methods(tp: &Bound<'_, PyType>, defs: &[&'static MethodDef]) -> PyResult<()> {
+    let py = tp.py();
+    for def in defs {
         // SAFETY: the definition is 'static, and `tp` is a live type object; the
         // descriptor returned is a new reference (or NULL with an exception set), and
         // `ml_name` is a valid NUL-terminated string.

@@ -41,5 +41,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m
     )?)?;
     fast_call::install(m.py())?;
+    transports::install_raw_methods(m.py())?;
     Ok(())
 }

@@ -6,6 +6,10 @@ mod extra;
 mod pipe_base;
 mod rawbuf;
 pub(crate) mod read_pipe;
+mod recycled_bytes;
 pub(crate) mod stream;
+mod stream_raw;
 mod sys;
+
+pub(crate) use stream_raw::install as install_raw_methods;
 pub(crate) mod write_pipe;

@@ -14,7 +14,6 @@
 //! No `RefCell` borrow of the transport is held while Python code runs: a
 //! protocol may call back into the transport from any callback.
 
-use std::cell::RefCell;
 use std::os::fd::RawFd;
 
 use pyo3::exceptions::{PyOSError, PyRuntimeError};
@@ -22,7 +21,7 @@ use pyo3::gc::{PyTraverseError, PyVisit};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyDict, PyTuple};
+use pyo3::types::{PyDict, PyTuple};
 use reactor::Side;
 
 use super::common::{
@@ -30,9 +29,11 @@ use super::common::{
 };
 use super::extra::{wrap_socket, ExtraInfo, Lookup};
 use super::rawbuf::RawBuf;
+use super::recycled_bytes;
 use super::sys;
 use crate::errors::os_error;
 use crate::event_loop::CoreLoop;
+use crate::gil_cell::GilCell;
 
 /// Bytes asked of one `recv` for a plain `Protocol`. asyncio asks 256 KiB;
 /// measured on a 100 KiB echo, recv into a 256 KiB buffer spent 2x the server
@@ -44,11 +45,11 @@ const DEFAULT_HIGH: usize = 64 * 1024;
 /// asyncio's `LOG_THRESHOLD_FOR_CONNLOST_WRITES`.
 const CONNLOST_LOG_THRESHOLD: u32 = 5;
 
-thread_local! {
-    /// The read buffer shared by every transport of this thread: one
-    /// allocation, reused for every read (data is copied out into `bytes`).
-    static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
+/// The read buffer shared by every transport: one allocation, reused for
+/// every read (data is copied out into `bytes`). The GIL serialises its
+/// users; a static (rather than a thread-local, which a shared library
+/// reaches through `__tls_get_addr`) costs nothing to find.
+static READ_BUF: GilCell<Vec<u8>> = GilCell::new(Vec::new());
 
 static BUFFERED_PROTOCOL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static TRANSPORT_CLASS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -347,6 +348,30 @@ fn write_parts(slf: &Bound<'_, SocketTransport>, parts: &[&[u8]]) -> PyResult<()
     maybe_pause_protocol(slf)
 }
 
+/// The reader callback (`_read_ready`, a raw method: see `stream_raw.rs`).
+pub(super) fn read_ready(slf: &Bound<'_, SocketTransport>) -> PyResult<()> {
+    let (lost, fd, buffered) = {
+        let t = slf.borrow();
+        (t.conn_lost > 0, t.fd, t.buffered)
+    };
+    if lost {
+        return Ok(());
+    }
+    if buffered {
+        read_buffered(slf, fd)
+    } else {
+        read_data(slf, fd)
+    }
+}
+
+/// `transport.write(data)` (a raw method: see `stream_raw.rs`).
+pub(super) fn write(slf: &Bound<'_, SocketTransport>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+    check_write_type(data)?;
+    check_writable(&slf.borrow())?;
+    let buf = RawBuf::get(data, false)?;
+    write_parts(slf, &[buf.as_slice()])
+}
+
 /// The checks every write makes before touching data (asyncio's order).
 fn check_writable(t: &SocketTransport) -> PyResult<()> {
     if t.eof {
@@ -410,20 +435,26 @@ fn close(slf: &Bound<'_, SocketTransport>) -> PyResult<()> {
 
 fn read_data(slf: &Bound<'_, SocketTransport>, fd: RawFd) -> PyResult<()> {
     let py = slf.py();
-    let got = READ_BUF.with(|cell| {
-        let Ok(mut buf) = cell.try_borrow_mut() else {
-            return Err(PyRuntimeError::new_err("read buffer in use"));
-        };
-        if buf.len() < MAX_READ {
-            buf.resize(MAX_READ, 0);
-        }
-        match sys::recv(fd, &mut buf[..MAX_READ]) {
-            Ok(Some(0)) => Ok(Ok(Some(None))),
-            Ok(Some(n)) => Ok(Ok(Some(Some(PyBytes::new(py, &buf[..n]).unbind())))),
-            Ok(None) => Ok(Ok(None)),
-            Err(e) => Ok(Err(e)),
-        }
-    })?;
+    // SAFETY: the closure runs no Python code and drops no Python object: it makes
+    // or refills one `bytes` (an allocation that cannot trigger the collector, `bytes`
+    // is not a GC type) and hands it out.
+    let got = unsafe {
+        READ_BUF.with(py, |buf| {
+            if buf.len() < MAX_READ {
+                buf.resize(MAX_READ, 0);
+            }
+            let buf = buf.get_mut(..MAX_READ).unwrap_or_default();
+            match sys::recv(fd, buf) {
+                Ok(Some(0)) => Ok(Some(None)),
+                Ok(Some(n)) => Ok(Some(Some(recycled_bytes::bytes_for(
+                    py,
+                    buf.get(..n).unwrap_or_default(),
+                )))),
+                Ok(None) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+    };
     let data = match got {
         Ok(None) => return Ok(()),
         Ok(Some(None)) => return on_eof(slf),
@@ -462,7 +493,10 @@ fn read_data(slf: &Bound<'_, SocketTransport>, fd: RawFd) -> PyResult<()> {
         }
     };
     let Some(cb) = cb else { return Ok(()) };
-    if let Err(err) = cb.bind(py).call1((data,)) {
+    let outcome = cb.bind(py).call1((data.obj.bind(py),));
+    drop(cb);
+    recycled_bytes::recycle(py, data);
+    if let Err(err) = outcome {
         return fatal_error(
             slf,
             err,
@@ -621,22 +655,6 @@ impl SocketTransport {
         Ok(())
     }
 
-    /// Reader callback.
-    fn _read_ready(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let (lost, fd, buffered) = {
-            let t = slf.borrow();
-            (t.conn_lost > 0, t.fd, t.buffered)
-        };
-        if lost {
-            return Ok(());
-        }
-        if buffered {
-            read_buffered(slf, fd)
-        } else {
-            read_data(slf, fd)
-        }
-    }
-
     /// Writer callback: flush the buffer.
     fn _write_ready(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
@@ -742,13 +760,6 @@ impl SocketTransport {
             None => Ok(()),
         };
         outcome.and(closed).and(detached).and(forgotten)
-    }
-
-    fn write(slf: &Bound<'_, Self>, data: &Bound<'_, PyAny>) -> PyResult<()> {
-        check_write_type(data)?;
-        check_writable(&slf.borrow())?;
-        let buf = RawBuf::get(data, false)?;
-        write_parts(slf, &[buf.as_slice()])
     }
 
     /// All buffers in one `sendmsg` when nothing is buffered.
