@@ -348,6 +348,52 @@ def test_streams_echo(loop):
     run(loop, main())
 
 
+class Keeper(asyncio.Protocol):
+    """Keeps every third data object as received, and a copy and hash of each."""
+
+    def __init__(self):
+        self.copies = []
+        self.kept = []
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def data_received(self, data):
+        assert type(data) is bytes
+        self.copies.append((bytes(data), hash(data)))
+        if len(self.copies) % 3 == 0:
+            self.kept.append((data, bytes(data)))
+
+
+def test_data_objects_stay_intact(loop):
+    """Data handed to data_received is never changed afterwards, whatever the
+    protocol keeps, and a hash taken of one read never leaks into the next
+    (oxloop reuses a data object the protocol let go of)."""
+
+    async def main():
+        tr, proto, sproto, server = await tcp_pair(loop, Keeper)
+        sent = bytearray()
+        sizes = [1000, 1000, 900, 100_000, 80_000, 300_000, 70_000, 1000, 150_000, 99_000]
+        for size in sizes * 3:
+            msg = os.urandom(size)
+            sent += msg
+            tr.write(msg)
+            await asyncio.sleep(0.005)
+        while sum(len(c) for c, _ in sproto.copies) < len(sent):
+            await asyncio.sleep(0.01)
+        assert b"".join(c for c, _ in sproto.copies) == bytes(sent)
+        for copy, h in sproto.copies:
+            assert hash(copy) == h
+        assert sproto.kept
+        for data, copy in sproto.kept:
+            assert data == copy and hash(data) == hash(copy) and len(data) == len(copy)
+        tr.close()
+        server.close()
+        await server.wait_closed()
+
+    run(loop, main())
+
+
 def test_datagram_echo_and_error_received(loop):
     class Echo(asyncio.DatagramProtocol):
         def connection_made(self, transport):

@@ -14,6 +14,12 @@
 //! the same rule). Its cached hash is reset and its size set to the new
 //! length. To bound the memory a shorter message can pin, an object is only
 //! reused for a length between three quarters of its capacity and all of it.
+//!
+//! A large spare is read into directly ([`take_large`]), which also saves
+//! copying the data out of the shared read buffer. Such a read asks at most
+//! the spare's capacity; a read that fills it does not keep the object, so a
+//! bulk transfer goes back to full-size reads instead of staying at the
+//! spare's size.
 
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -32,8 +38,8 @@ struct Spare {
 /// one size tend to follow each other.
 static SPARE: GilCell<Option<Spare>> = GilCell::new(None);
 
-/// Data for `data_received`: a `bytes` copy of `data`, and the capacity to
-/// hand back to [`recycle`].
+/// Data for `data_received`: a `bytes` object, and the capacity to hand
+/// back to [`recycle`] (0: not to be kept).
 pub(crate) struct Data {
     pub(crate) obj: Py<PyBytes>,
     capacity: usize,
@@ -63,39 +69,115 @@ pub(crate) fn bytes_for(py: Python<'_>, data: &[u8]) -> Data {
             capacity: len,
         };
     };
-    let raw = spare.obj.as_ptr().cast::<ffi::PyBytesObject>();
-    // SAFETY: the GIL is held and the object is an exact `bytes` that only `spare`
-    // refers to (checked by `recycle`, and nothing can have taken a reference since: it
-    // was unreachable), allocated for `capacity >= len` bytes plus the trailing NUL. So
-    // writing `len` bytes and a NUL into `ob_sval`, shrinking `ob_size` and clearing the
-    // cached hash (-1: not computed) changes an object nobody else can see.
-    #[allow(deprecated)] // ob_shash: still the hash cache in CPython 3.11
+    let mut spare = spare;
+    if let Some(dst) = spare.storage().get_mut(..len) {
+        dst.copy_from_slice(data);
+    }
+    let capacity = spare.capacity;
+    spare.into_data(len, capacity)
+}
+
+impl Spare {
+    /// The object's character storage: `capacity` bytes, ours to write.
+    fn storage(&mut self) -> &mut [u8] {
+        let raw = self.obj.as_ptr().cast::<ffi::PyBytesObject>();
+        // SAFETY: the object is an exact `bytes` that only this spare refers to
+        // (checked by `recycle`; nothing can have taken a reference since, it was
+        // unreachable), allocated for `capacity` bytes plus a trailing NUL after the
+        // header. The `&mut self` borrow keeps this the only view of that storage, and
+        // the GIL is held by whoever holds the spare (it is only reached through
+        // `SPARE`), so no Python code can look at the object meanwhile.
+        unsafe {
+            let sval = std::ptr::addr_of_mut!((*raw).ob_sval).cast::<u8>();
+            std::slice::from_raw_parts_mut(sval, self.capacity)
+        }
+    }
+
+    /// Makes the object a valid `bytes` of its first `len` bytes.
+    fn into_data(self, len: usize, keep_capacity: usize) -> Data {
+        let len = len.min(self.capacity);
+        let raw = self.obj.as_ptr().cast::<ffi::PyBytesObject>();
+        // SAFETY: as in `storage`, nobody else can see the object; `len <= capacity`,
+        // so the NUL goes into the allocation. Shrinking `ob_size` and clearing the
+        // cached hash (-1: not computed) leave a consistent `bytes` object.
+        #[allow(deprecated)] // ob_shash: still the hash cache in CPython 3.11
+        unsafe {
+            let sval = std::ptr::addr_of_mut!((*raw).ob_sval).cast::<u8>();
+            *sval.add(len) = 0;
+            (*raw).ob_shash = -1;
+            (*raw).ob_base.ob_size = len as ffi::Py_ssize_t;
+        }
+        Data {
+            obj: self.obj,
+            capacity: keep_capacity,
+        }
+    }
+}
+
+/// A spare taken out of the slot to be read into directly.
+pub(crate) struct Taken(Spare);
+
+/// The spare, if its capacity is at least `min_capacity`.
+pub(crate) fn take_large(py: Python<'_>, min_capacity: usize) -> Option<Taken> {
+    // SAFETY: the closure only moves the spare out or leaves it in place.
     unsafe {
-        let sval = std::ptr::addr_of_mut!((*raw).ob_sval).cast::<u8>();
-        std::ptr::copy_nonoverlapping(data.as_ptr(), sval, len);
-        *sval.add(len) = 0;
-        (*raw).ob_shash = -1;
-        (*raw).ob_base.ob_size = len as ffi::Py_ssize_t;
+        SPARE.with(py, |slot| {
+            if slot.as_ref().is_some_and(|s| s.capacity >= min_capacity) {
+                slot.take().map(Taken)
+            } else {
+                None
+            }
+        })
     }
-    Data {
-        obj: spare.obj,
-        capacity: spare.capacity,
+}
+
+impl Taken {
+    /// Where to read: the object's storage, its full capacity.
+    pub(crate) fn storage(&mut self) -> &mut [u8] {
+        self.0.storage()
     }
+
+    /// The read put `len` bytes into the storage: the object itself when the
+    /// length fits, else a copy (and the spare goes back for the next read).
+    pub(crate) fn finish(self, py: Python<'_>, len: usize) -> Data {
+        let capacity = self.0.capacity;
+        if fits(capacity, len) {
+            // A full read may have left more in the socket: do not keep the
+            // object, so the next read of a bulk transfer asks for the full size.
+            let keep = if len < capacity { capacity } else { 0 };
+            return self.0.into_data(len, keep);
+        }
+        let mut spare = self.0;
+        let obj = PyBytes::new(py, spare.storage().get(..len).unwrap_or_default()).unbind();
+        put_back(py, spare);
+        Data { obj, capacity: len }
+    }
+
+    /// Nothing was read: the spare goes back for the next read.
+    pub(crate) fn put_back(self, py: Python<'_>) {
+        put_back(py, self.0);
+    }
+}
+
+fn put_back(py: Python<'_>, spare: Spare) {
+    // SAFETY: the closure only swaps values; whatever was in the slot is dropped after.
+    let old = unsafe { SPARE.with(py, |slot| slot.replace(spare)) };
+    drop(old);
 }
 
 /// Keeps `data` for the next read if the caller's reference is the only one.
 pub(crate) fn recycle(py: Python<'_>, data: Data) {
     // SAFETY: reading the reference count of a live object we hold.
-    if unsafe { ffi::Py_REFCNT(data.obj.as_ptr()) } != 1 {
+    if data.capacity == 0 || unsafe { ffi::Py_REFCNT(data.obj.as_ptr()) } != 1 {
         return;
     }
-    let spare = Spare {
-        obj: data.obj,
-        capacity: data.capacity,
-    };
-    // SAFETY: the closure only swaps values; the previous spare is dropped after.
-    let old = unsafe { SPARE.with(py, |slot| slot.replace(spare)) };
-    drop(old);
+    put_back(
+        py,
+        Spare {
+            obj: data.obj,
+            capacity: data.capacity,
+        },
+    );
 }
 
 #[cfg(test)]

@@ -40,6 +40,11 @@ use crate::gil_cell::GilCell;
 /// CPU of a 128 KiB one (the kernel copy dominated), and 64 KiB needs more
 /// syscalls. Chunking of the stream is not part of asyncio's contract.
 const MAX_READ: usize = 128 * 1024;
+/// A recycled `bytes` object at least this large is read into directly
+/// (no copy out of the shared buffer). Smaller ones would cap reads at their
+/// size, and batching several small messages in one read matters more there
+/// than the copy.
+const DIRECT_READ_MIN: usize = 64 * 1024;
 /// asyncio's default high water mark; the low one is a quarter of it.
 const DEFAULT_HIGH: usize = 64 * 1024;
 /// asyncio's `LOG_THRESHOLD_FOR_CONNLOST_WRITES`.
@@ -433,12 +438,13 @@ fn close(slf: &Bound<'_, SocketTransport>) -> PyResult<()> {
     Ok(())
 }
 
-fn read_data(slf: &Bound<'_, SocketTransport>, fd: RawFd) -> PyResult<()> {
-    let py = slf.py();
+/// One `recv` into the shared buffer, copied into a `bytes` object (a
+/// recycled one when it fits). `Ok(None)`: would block; `Some(None)`: EOF.
+fn read_copy(py: Python<'_>, fd: RawFd) -> std::io::Result<Option<Option<recycled_bytes::Data>>> {
     // SAFETY: the closure runs no Python code and drops no Python object: it makes
     // or refills one `bytes` (an allocation that cannot trigger the collector, `bytes`
     // is not a GC type) and hands it out.
-    let got = unsafe {
+    unsafe {
         READ_BUF.with(py, |buf| {
             if buf.len() < MAX_READ {
                 buf.resize(MAX_READ, 0);
@@ -454,6 +460,28 @@ fn read_data(slf: &Bound<'_, SocketTransport>, fd: RawFd) -> PyResult<()> {
                 Err(e) => Err(e),
             }
         })
+    }
+}
+
+fn read_data(slf: &Bound<'_, SocketTransport>, fd: RawFd) -> PyResult<()> {
+    let py = slf.py();
+    let got = match recycled_bytes::take_large(py, DIRECT_READ_MIN) {
+        Some(mut spare) => match sys::recv(fd, spare.storage()) {
+            Ok(Some(0)) => {
+                spare.put_back(py);
+                Ok(Some(None))
+            }
+            Ok(Some(n)) => Ok(Some(Some(spare.finish(py, n)))),
+            Ok(None) => {
+                spare.put_back(py);
+                Ok(None)
+            }
+            Err(e) => {
+                spare.put_back(py);
+                Err(e)
+            }
+        },
+        None => read_copy(py, fd),
     };
     let data = match got {
         Ok(None) => return Ok(()),
