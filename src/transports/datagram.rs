@@ -2,11 +2,16 @@
 //! datagram) socket, calling the Python protocol directly.
 //!
 //! Addresses stay Python objects: datagrams go through the socket object's
-//! `recvfrom`/`sendto`/`send` (looked up once per transport), which
-//! convert them. OS errors of single datagrams go to
+//! `recvfrom_into`/`sendto`/`send` (looked up once per transport), which
+//! convert them. Datagrams are received into one buffer per thread and
+//! copied out at their size (into a recycled `bytes` object when one fits):
+//! `recvfrom(256 KiB)` allocated 256 KiB per datagram, which glibc serves
+//! with mmap + mremap + munmap and two page faults once it is above the
+//! mmap threshold. OS errors of single datagrams go to
 //! `protocol.error_received`, as in asyncio; datagrams the kernel cannot take
 //! yet are queued whole and sent by the writer callback.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
 
@@ -15,24 +20,42 @@ use pyo3::gc::{PyTraverseError, PyVisit};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyDict, PyTuple};
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyTuple};
 use reactor::Side;
 
 use super::common::{
     asyncio_class, check_write_type, forget_transport, is_fatal, logger, water_marks,
 };
+use super::recycled_bytes;
 use crate::event_loop::CoreLoop;
 
-/// Bytes asked of `recvfrom` (asyncio's `max_size`).
+/// Bytes asked of `recvfrom_into` (asyncio's `max_size`).
 const MAX_DATAGRAM: usize = 256 * 1024;
 const DEFAULT_HIGH: usize = 64 * 1024;
 const CONNLOST_LOG_THRESHOLD: u32 = 5;
 
 static DATAGRAM_CLASS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
+thread_local! {
+    /// The receive buffer of this thread's datagram transports. Per thread,
+    /// not per process: `recvfrom_into` releases the GIL while it writes.
+    static RECEIVE_BUFFER: RefCell<Option<Py<PyByteArray>>> = const { RefCell::new(None) };
+}
+
+/// This thread's receive buffer, made on first use.
+fn receive_buffer(py: Python<'_>) -> PyResult<Bound<'_, PyByteArray>> {
+    let existing = RECEIVE_BUFFER.with(|b| b.borrow().as_ref().map(|b| b.clone_ref(py)));
+    if let Some(b) = existing {
+        return Ok(b.into_bound(py));
+    }
+    let made = PyByteArray::new_with(py, MAX_DATAGRAM, |_| Ok(()))?;
+    RECEIVE_BUFFER.with(|b| *b.borrow_mut() = Some(made.clone().unbind()));
+    Ok(made)
+}
+
 /// The socket methods used per datagram.
 struct SockCalls {
-    recvfrom: Py<PyAny>,
+    recvfrom_into: Py<PyAny>,
     sendto: Py<PyAny>,
     send: Py<PyAny>,
 }
@@ -274,7 +297,7 @@ impl DatagramTransport {
             None => false,
         };
         let calls = SockCalls {
-            recvfrom: sock.getattr(intern!(py, "recvfrom"))?.unbind(),
+            recvfrom_into: sock.getattr(intern!(py, "recvfrom_into"))?.unbind(),
             sendto: sock.getattr(intern!(py, "sendto"))?.unbind(),
             send: sock.getattr(intern!(py, "send"))?.unbind(),
         };
@@ -334,7 +357,7 @@ impl DatagramTransport {
 
     fn _read_ready(slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
-        let (recvfrom, cached) = {
+        let (recvfrom_into, cached) = {
             let t = slf.borrow();
             if t.conn_lost > 0 {
                 return Ok(());
@@ -343,11 +366,12 @@ impl DatagramTransport {
                 return Ok(());
             };
             (
-                calls.recvfrom.clone_ref(py),
+                calls.recvfrom_into.clone_ref(py),
                 t.datagram_received.as_ref().map(|c| c.clone_ref(py)),
             )
         };
-        let got = recvfrom.bind(py).call1((MAX_DATAGRAM,));
+        let buf = receive_buffer(py)?;
+        let got = recvfrom_into.bind(py).call1((&buf,));
         let pair = match got {
             Ok(pair) => pair,
             Err(e)
@@ -373,9 +397,17 @@ impl DatagramTransport {
                 cb
             }
         };
-        let pair = pair.cast_into::<PyTuple>()?;
-        cb.bind(py).call1(pair)?;
-        Ok(())
+        let (n, addr): (usize, Bound<'_, PyAny>) = pair.extract()?;
+        // SAFETY: the bytearray is only reached through `receive_buffer`, on this
+        // thread, and nothing resizes it; no Python code runs while the slice is alive
+        // (it is copied out at once).
+        let data = unsafe {
+            let received = buf.as_bytes().get(..n).unwrap_or_default();
+            recycled_bytes::bytes_for(py, received)
+        };
+        let outcome = cb.bind(py).call1((data.obj.bind(py), addr));
+        recycled_bytes::recycle(py, data);
+        outcome.map(drop)
     }
 
     fn _write_ready(slf: &Bound<'_, Self>) -> PyResult<()> {
@@ -678,7 +710,7 @@ impl DatagramTransport {
             visit.call(obj)?;
         }
         if let Some(c) = &self.calls {
-            visit.call(&c.recvfrom)?;
+            visit.call(&c.recvfrom_into)?;
             visit.call(&c.sendto)?;
             visit.call(&c.send)?;
         }
