@@ -35,21 +35,40 @@ unsafe fn data_arg<'py>(
         Some(unsafe { Bound::from_borrowed_ptr(py, kwnames).cast_into_unchecked::<PyTuple>() })
     };
     let nkw = names.as_ref().map_or(0, |n| n.len());
-    let total = usize::try_from(nargs).unwrap_or(0) + nkw;
-    if total != 1 {
+    let npos = usize::try_from(nargs).unwrap_or(0);
+    // The messages of a Python `def write(self, data)`, as asyncio's transports have.
+    if npos > 1 {
         return Err(PyTypeError::new_err(format!(
-            "write() takes exactly one argument ({total} given)"
+            "write() takes 2 positional arguments but {} were given",
+            npos + 1
         )));
     }
+    if npos + nkw == 0 {
+        return Err(PyTypeError::new_err(
+            "write() missing 1 required positional argument: 'data'",
+        ));
+    }
+    if npos == 1 && nkw > 0 {
+        return Err(PyTypeError::new_err(
+            "write() got multiple values for argument 'data'",
+        ));
+    }
     if let Some(names) = names {
-        let name = names.get_item(0)?;
-        if !(name.is(pyo3::intern!(py, "data")) || name.eq("data")?) {
-            return Err(PyTypeError::new_err(format!(
-                "write() got an unexpected keyword argument '{name}'"
-            )));
+        for name in names.iter() {
+            if !(name.is(pyo3::intern!(py, "data")) || name.eq("data")?) {
+                return Err(PyTypeError::new_err(format!(
+                    "write() got an unexpected keyword argument '{name}'"
+                )));
+            }
+        }
+        if nkw > 1 {
+            return Err(PyTypeError::new_err(
+                "write() got multiple values for argument 'data'",
+            ));
         }
     }
-    // SAFETY: exactly one argument pointer is in the array (checked above).
+    // SAFETY: exactly one argument pointer is in the array (checked above: one
+    // positional, or no positional and the one keyword `data`).
     Ok(unsafe { Bound::from_borrowed_ptr(py, *args) })
 }
 
