@@ -78,6 +78,13 @@ pub(crate) fn bytes_for(py: Python<'_>, data: &[u8]) -> Data {
 }
 
 impl Spare {
+    /// The address of the object's character storage.
+    fn storage_addr(&self) -> usize {
+        let raw = self.obj.as_ptr().cast::<ffi::PyBytesObject>();
+        // SAFETY: only computes a field address inside a live object (no access).
+        unsafe { std::ptr::addr_of!((*raw).ob_sval) as usize }
+    }
+
     /// The object's character storage: `capacity` bytes, ours to write.
     fn storage(&mut self) -> &mut [u8] {
         let raw = self.obj.as_ptr().cast::<ffi::PyBytesObject>();
@@ -117,12 +124,20 @@ impl Spare {
 /// A spare taken out of the slot to be read into directly.
 pub(crate) struct Taken(Spare);
 
-/// The spare, if its capacity is at least `min_capacity`.
-pub(crate) fn take_large(py: Python<'_>, min_capacity: usize) -> Option<Taken> {
+/// The spare, if its capacity is at least `min_capacity` and `good_start`
+/// accepts the address of its storage.
+pub(crate) fn take_large(
+    py: Python<'_>,
+    min_capacity: usize,
+    good_start: impl Fn(usize) -> bool,
+) -> Option<Taken> {
     // SAFETY: the closure only moves the spare out or leaves it in place.
     unsafe {
         SPARE.with(py, |slot| {
-            if slot.as_ref().is_some_and(|s| s.capacity >= min_capacity) {
+            if slot
+                .as_ref()
+                .is_some_and(|s| s.capacity >= min_capacity && good_start(s.storage_addr()))
+            {
                 slot.take().map(Taken)
             } else {
                 None
