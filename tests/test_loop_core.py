@@ -290,6 +290,38 @@ def test_reader_and_writer_callbacks(loop):
     b.close()
 
 
+def test_remove_reader_and_writer_of_a_closed_socket(loop):
+    # anyio closes a socket, then removes the reader it added for it: the
+    # socket's fileno() is -1 by then, and asyncio finds the registration by
+    # the object itself.
+    a, b = socket.socketpair()
+    loop.add_reader(a, print)
+    loop.add_writer(b, print)
+    a.close()
+    b.close()
+    assert loop.remove_reader(a) is True
+    assert loop.remove_writer(b) is True
+    for remove, obj in ((loop.remove_reader, a), (loop.remove_writer, b), (loop.remove_reader, -1)):
+        with pytest.raises(ValueError, match="Invalid file descriptor: -1"):
+            remove(obj)
+
+    # The next socket gets the closed one's fd number and is watched afresh.
+    d, e = socket.socketpair()
+    got = []
+
+    def on_readable():
+        got.append(d.recv(10))
+        loop.stop()
+
+    loop.add_reader(d, on_readable)
+    e.send(b"x")
+    loop.run_forever()
+    assert got == [b"x"]
+    assert loop.remove_reader(d) is True
+    d.close()
+    e.close()
+
+
 def test_exception_in_callback_goes_to_handler_and_loop_continues(loop):
     contexts = []
     loop.set_exception_handler(lambda lp, ctx: contexts.append(ctx))
