@@ -254,3 +254,57 @@ def test_tcp_listener_and_connections(real_loop):
             await anyio.connect_tcp("127.0.0.1", port)
 
     run_anyio(real_loop, main)
+
+
+def test_unix_streams_and_closing_a_blocked_socket(real_loop, tmp_path):
+    # anyio's UNIX sockets wait with loop.add_reader/add_writer on the raw
+    # socket and remove the reader in a done callback, after aclose() may
+    # have closed the socket already (oxloop raised ValueError there).
+    async def main():
+        path = tmp_path / "anyio.sock"
+        listener = await anyio.create_unix_listener(path)
+
+        async def handle(stream):
+            async with stream:
+                async for data in stream:
+                    await stream.send(data.upper())
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(listener.serve, handle)
+            async with await anyio.connect_unix(path) as stream:
+                for i in range(50):
+                    await stream.send(b"msg %d" % i)
+                    assert await stream.receive() == b"MSG %d" % i
+
+            outcomes = []
+
+            async def blocked_receiver(stream, started):
+                started.set()
+                try:
+                    await stream.receive()
+                except anyio.ClosedResourceError:
+                    outcomes.append("closed")
+
+            for _ in range(3):
+                stream = await anyio.connect_unix(path)
+                started = anyio.Event()
+                async with anyio.create_task_group() as inner:
+                    inner.start_soon(blocked_receiver, stream, started)
+                    await started.wait()
+                    await anyio.wait_all_tasks_blocked()
+                    await stream.aclose()
+            assert outcomes == ["closed"] * 3
+
+            # The same for a UNIX datagram socket.
+            udp = await anyio.create_unix_datagram_socket(local_path=tmp_path / "dgram.sock")
+            started = anyio.Event()
+            async with anyio.create_task_group() as inner:
+                inner.start_soon(blocked_receiver, udp, started)
+                await started.wait()
+                await anyio.wait_all_tasks_blocked()
+                await udp.aclose()
+            assert outcomes == ["closed"] * 4
+            tg.cancel_scope.cancel()
+        await listener.aclose()
+
+    run_anyio(real_loop, main)
