@@ -30,14 +30,23 @@ class RealLoop:
         return loop
 
     def __call__(self, fn, *args, timeout=30.0):
-        """Run `fn(*args)` on a fresh loop, bounded by `timeout` seconds."""
+        """Run `fn(*args)` on a fresh loop, bounded by `timeout` seconds.
+
+        Errors that reach the loop's exception handler (a callback or a
+        protocol method that raised, a task whose exception nobody retrieved)
+        fail the run: libraries only log them, so a test would not see them.
+        """
+        errors = []
 
         async def main():
-            self.check_running_loop()
+            loop = self.check_running_loop()
+            loop.set_exception_handler(lambda loop, context: errors.append(context))
             return await asyncio.wait_for(fn(*args), timeout)
 
         with asyncio.Runner(loop_factory=self.factory) as runner:
-            return runner.run(main())
+            result = runner.run(main())
+        assert errors == []
+        return result
 
 
 @pytest.fixture(params=list(LOOP_FACTORIES))

@@ -14,14 +14,21 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 
 
 def run_anyio(real_loop, fn, *args):
-    """anyio.run on a new loop of the `real_loop` fixture's kind."""
+    """anyio.run on a new loop of the `real_loop` fixture's kind. Errors that
+    reach the loop's exception handler (a failing callback) fail the test."""
+    errors = []
 
     async def main():
-        real_loop.check_running_loop()
+        loop = real_loop.check_running_loop()
+        loop.set_exception_handler(lambda loop, context: errors.append(context))
         with anyio.fail_after(30):
             return await fn(*args)
 
-    return anyio.run(main, backend="asyncio", backend_options={"loop_factory": real_loop.factory})
+    result = anyio.run(
+        main, backend="asyncio", backend_options={"loop_factory": real_loop.factory}
+    )
+    assert errors == []
+    return result
 
 
 def test_task_groups(real_loop):
