@@ -10,6 +10,10 @@ scenario asserts the same results on both loops (the `real_loop` fixture).
 import asyncio
 import hashlib
 import json
+import signal
+import subprocess
+import sys
+import urllib.request
 
 import aiohttp
 import pytest
@@ -340,3 +344,61 @@ def test_graceful_server_shutdown(real_loop):
                     pass
 
     real_loop(main)
+
+
+RUN_APP_SCRIPT = """
+import asyncio, socket
+from aiohttp import web
+
+async def on_startup(app):
+    loop = asyncio.get_running_loop()
+    print("loop", type(loop).__module__, type(loop).__name__, flush=True)
+
+async def on_shutdown(app):
+    print("shutdown", flush=True)
+
+async def on_cleanup(app):
+    print("cleanup", flush=True)
+
+async def hello(request):
+    return web.Response(text="hi")
+
+sock = socket.create_server(("127.0.0.1", 0))
+print("port", sock.getsockname()[1], flush=True)
+app = web.Application()
+app.router.add_get("/", hello)
+app.on_startup.append(on_startup)
+app.on_shutdown.append(on_shutdown)
+app.on_cleanup.append(on_cleanup)
+web.run_app(app, sock=sock, print=None)
+print("exited", flush=True)
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_run_app_program_stops_on_signal(real_loop, sig, tmp_path):
+    # The program as written for asyncio; `python -m oxloop` runs it on oxloop.
+    # web.run_app installs SIGINT/SIGTERM handlers with loop.add_signal_handler.
+    script = tmp_path / "app.py"
+    script.write_text(RUN_APP_SCRIPT)
+    argv = [sys.executable, str(script)]
+    if real_loop.name == "oxloop":
+        argv[1:1] = ["-m", "oxloop"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port = int(proc.stdout.readline().split()[1])
+        loop_line = proc.stdout.readline().split()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as resp:
+            assert resp.read() == b"hi"
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    expected_loop = {
+        "oxloop": ["loop", "oxloop._loop", "Loop"],
+        "asyncio": ["loop", "asyncio.unix_events", "_UnixSelectorEventLoop"],
+    }
+    assert loop_line == expected_loop[real_loop.name]
+    assert (proc.returncode, out.split(), err) == (0, ["shutdown", "cleanup", "exited"], "")
