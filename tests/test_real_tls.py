@@ -108,8 +108,9 @@ def test_streams_large_payloads_both_ways(real_loop, certs):
 
             assert await asyncio.gather(*(client(i) for i in range(8))) == [True] * 8
 
-            # close() sends close_notify; the server sees EOF, closes, we see EOF.
-            writer.write_eof() if writer.can_write_eof() else None
+            # TLS has no half-close: can_write_eof() is False. close() sends
+            # close_notify; the server sees EOF and closes; we read EOF.
+            assert not writer.can_write_eof()
             writer.close()
             await writer.wait_closed()
             assert await reader.read() == b""
@@ -185,7 +186,6 @@ def test_mutual_tls_and_sendfile(real_loop, certs, tmp_path):
                 # Over TLS the loop cannot use os.sendfile: it falls back to reads and writes.
                 sent = await loop.sendfile(writer.transport, f)
             assert sent == len(blob)
-            writer.write_eof() if writer.can_write_eof() else None
             writer.close()
             await writer.wait_closed()
             assert await received == hashlib.sha256(blob).hexdigest()
