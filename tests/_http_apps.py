@@ -19,13 +19,20 @@ class Served:
         self.runner = web.AppRunner(app, **runner_kwargs)
         self.url = None
 
-    async def __aenter__(self):
+    async def start(self):
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()
-        host, port = self.runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
+        self.address = self.runner.addresses[0][:2]
+        self.url = "http://{}:{}".format(*self.address)
         return self
 
-    async def __aexit__(self, *exc):
+    async def stop(self):
+        """Graceful shutdown: stop listening, finish requests, run the hooks."""
         await self.runner.cleanup()
+
+    async def __aenter__(self):
+        return await self.start()
+
+    async def __aexit__(self, *exc):
+        await self.stop()

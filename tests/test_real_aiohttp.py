@@ -304,7 +304,7 @@ def test_graceful_server_shutdown(real_loop):
             # Sites are stopped by now: new connections are refused. The request
             # in flight finishes; open websockets are told the server is going away.
             try:
-                r, w = await asyncio.open_connection(*srv_addr)
+                _, w = await asyncio.open_connection(*srv.address)
             except ConnectionRefusedError:
                 refused_during_shutdown.append(True)
             else:
@@ -316,9 +316,7 @@ def test_graceful_server_shutdown(real_loop):
 
         app.router.add_get("/slow", slow)
         app.on_shutdown.append(on_shutdown)
-        srv = Served(app, shutdown_timeout=10)
-        await srv.__aenter__()
-        srv_addr = srv.runner.addresses[0][:2]
+        srv = await Served(app, shutdown_timeout=10).start()
         async with aiohttp.ClientSession(srv.url) as s:
             ws = await s.ws_connect("/ws")
             await ws.send_str("hi")
@@ -330,7 +328,7 @@ def test_graceful_server_shutdown(real_loop):
 
             pending = asyncio.ensure_future(slow_request())
             await entered.wait()
-            await srv.__aexit__(None, None, None)
+            await srv.stop()
             assert await pending == (200, "finished")
             assert refused_during_shutdown == [True]
 

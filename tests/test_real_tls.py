@@ -13,8 +13,12 @@ import hashlib
 import os
 import ssl
 
+import aiohttp
 import pytest
 import trustme
+from aiohttp import web
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import serve
 
 BIG = 8 * 1024 * 1024 + 5
 
@@ -236,5 +240,49 @@ def test_handshake_failures(real_loop, certs):
                     ssl_handshake_timeout=0.2,
                 )
             await silent_closed.wait()
+
+    real_loop(main)
+
+
+def test_https_and_wss_through_libraries(real_loop, certs):
+    # aiohttp (HTTPS site, client with an SSLContext) and websockets (wss)
+    # put TLS on the loop's transports through create_server/create_connection.
+    async def main():
+        blob = os.urandom(2 * 1024 * 1024 + 3)
+
+        async def download(request):
+            return web.Response(body=blob)
+
+        async def upload(request):
+            return web.Response(text=hashlib.sha256(await request.read()).hexdigest())
+
+        app = web.Application(client_max_size=len(blob) + 1)
+        app.router.add_get("/blob", download)
+        app.router.add_post("/blob", upload)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=certs["server"])
+        await site.start()
+        port = runner.addresses[0][1]
+        connector = aiohttp.TCPConnector(ssl=certs["client"])
+        async with aiohttp.ClientSession(connector=connector) as session:
+            async with session.get(f"https://localhost:{port}/blob") as r:
+                assert await r.read() == blob
+            async with session.post(f"https://localhost:{port}/blob", data=blob) as r:
+                assert await r.text() == hashlib.sha256(blob).hexdigest()
+        await runner.cleanup()
+
+        async def echo_ws(ws):
+            async for message in ws:
+                await ws.send(message)
+
+        async with serve(echo_ws, "127.0.0.1", 0, ssl=certs["server"], max_size=None) as server:
+            port = server.sockets[0].getsockname()[1]
+            async with connect(f"wss://localhost:{port}", ssl=certs["client"], max_size=None) as ws:
+                await ws.send(blob)
+                assert await ws.recv() == blob
+                for i in range(200):
+                    await ws.send(f"m{i}")
+                assert [await ws.recv() for _ in range(200)] == [f"m{i}" for i in range(200)]
 
     real_loop(main)
