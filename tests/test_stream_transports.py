@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+from unittest import mock
 
 import oxloop
 import pytest
@@ -430,6 +431,38 @@ def test_datagram_echo_and_error_received(loop):
             await asyncio.sleep(0.01)
         assert cp.errors and isinstance(cp.errors[0], ConnectionRefusedError)
         ct.close()
+
+    run(loop, main())
+
+
+def test_transport_methods_can_be_patched_per_instance(loop):
+    # Test suites (aiohttp's among them) swap a transport's method with
+    # mock.patch.object to inject a failure; asyncio's transports have a
+    # __dict__ for it. Only the patched instance sees the replacement.
+    async def main():
+        tr, proto, sproto, server = await tcp_pair(loop)
+        with mock.patch.object(tr, "write", side_effect=ConnectionResetError) as write:
+            with pytest.raises(ConnectionResetError):
+                tr.write(b"x")
+            sproto.transport.write(b"not patched")
+        assert write.call_count == 1
+        assert "write" not in vars(tr)  # restored: the class's method again
+        tr.note = "kept"
+        assert tr.note == "kept"
+        while len(proto.data) < 11:
+            await asyncio.sleep(0.01)
+        assert bytes(proto.data) == b"not patched"
+
+        dt, _ = await loop.create_datagram_endpoint(
+            asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0)
+        )
+        with mock.patch.object(dt, "sendto") as sendto:
+            dt.sendto(b"x", ("127.0.0.1", 9))
+        sendto.assert_called_once_with(b"x", ("127.0.0.1", 9))
+        dt.close()
+        tr.close()
+        await proto.lost
+        server.close()
 
     run(loop, main())
 

@@ -146,6 +146,8 @@ class Loop(
             logger.debug("Close %r", self)
         self._close_signals()
         self._close_core()
+        for objs in self._io_fileobjs:
+            objs.clear()
         executor = self._default_executor
         if executor is not None:
             self._default_executor = None

@@ -176,8 +176,14 @@ class NetworkMixin:
         self._transports = {}
         # listening Unix socket -> (path, inode) to unlink on close (cleanup_socket).
         self._unix_server_sockets = {}
+        # fd -> the object add_reader (index 0) / add_writer (1) was given for it,
+        # when not an int. Once the object is closed its fileno() is -1; like
+        # asyncio's selector, remove_reader(obj) then finds the fd by identity.
+        self._io_fileobjs = ({}, {})
 
     def _ensure_fd_no_transport(self, fd):
+        """The fd of `fd` (an int or an object with fileno()); refuses one a
+        live transport owns."""
         fileno = fd
         if not isinstance(fileno, int):
             try:
@@ -187,6 +193,7 @@ class NetworkMixin:
         transport = self._transports.get(fileno)
         if transport is not None and not transport.is_closing():
             raise RuntimeError(f"File descriptor {fd!r} is used by transport {transport!r}")
+        return fileno
 
     # Without the transport check, for the loop's own use (asyncio has the same split).
     _add_reader = _core.CoreLoop.add_reader
@@ -195,20 +202,48 @@ class NetworkMixin:
     _remove_writer = _core.CoreLoop.remove_writer
 
     def add_reader(self, fd, callback, *args):
-        self._ensure_fd_no_transport(fd)
-        return self._add_reader(fd, callback, *args)
+        fileno = self._ensure_fd_no_transport(fd)
+        handle = self._add_reader(fd, callback, *args)
+        self._note_fileobj(0, fileno, fd)
+        return handle
 
     def add_writer(self, fd, callback, *args):
-        self._ensure_fd_no_transport(fd)
-        return self._add_writer(fd, callback, *args)
+        fileno = self._ensure_fd_no_transport(fd)
+        handle = self._add_writer(fd, callback, *args)
+        self._note_fileobj(1, fileno, fd)
+        return handle
 
     def remove_reader(self, fd):
-        self._ensure_fd_no_transport(fd)
-        return self._remove_reader(fd)
+        fileno = self._registered_fd(0, self._ensure_fd_no_transport(fd), fd)
+        return fileno is not None and self._remove_reader(fileno)
 
     def remove_writer(self, fd):
-        self._ensure_fd_no_transport(fd)
-        return self._remove_writer(fd)
+        fileno = self._registered_fd(1, self._ensure_fd_no_transport(fd), fd)
+        return fileno is not None and self._remove_writer(fileno)
+
+    def _note_fileobj(self, side, fileno, fd):
+        if isinstance(fd, int):
+            self._io_fileobjs[side].pop(fileno, None)
+        else:
+            self._io_fileobjs[side][fileno] = fd
+
+    def _registered_fd(self, side, fileno, fd):
+        """The fd to unregister for `remove_reader(fd)`/`remove_writer(fd)`.
+
+        A closed object (fileno() is -1) is looked up among the objects
+        registered, by identity, as asyncio's selector does (ValueError if it
+        is not there); None if its fd number now belongs to a transport."""
+        objs = self._io_fileobjs[side]
+        if fileno < 0:
+            found = next((n for n, obj in objs.items() if obj is fd), None)
+            if found is None:
+                raise ValueError(f"Invalid file descriptor: {fileno}")
+            fileno = found
+            del objs[fileno]
+            # Its number went to a transport since: that registration is not fd's.
+            return None if fileno in self._transports else fileno
+        objs.pop(fileno, None)
+        return fileno
 
     # -- transports -------------------------------------------------------------------------
 

@@ -61,7 +61,7 @@ struct SockCalls {
 }
 
 /// A datagram transport.
-#[pyclass(module = "oxloop._core", name = "DatagramTransport", weakref)]
+#[pyclass(module = "oxloop._core", name = "DatagramTransport", weakref, dict)]
 pub struct DatagramTransport {
     core: Option<Py<CoreLoop>>,
     sock: Option<Py<PyAny>>,
