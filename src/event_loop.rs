@@ -16,7 +16,7 @@ use pyo3::gc::{PyTraverseError, PyVisit};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyDict, PyString, PyTuple};
 use reactor::{monotonic, Events, Reactor, Side};
 
 use crate::callbacks::{check_callable, check_callback, fileobj_to_fd};
@@ -24,7 +24,25 @@ use crate::empty_context::EmptyContext;
 use crate::errors::{loop_closed, os_error};
 use crate::gil_cell::GilCell;
 use crate::handle::{Handle, HandleRef, TimerHandle};
+use crate::loop_clock::{class_clock, Clock};
 use crate::pycall::vectorcall;
+
+/// `object.__setattr__(obj, name, value)`, or `object.__delattr__` for `None`.
+fn generic_setattr(
+    obj: &Bound<'_, CoreLoop>,
+    name: &Bound<'_, PyString>,
+    value: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    let value = value.map_or(std::ptr::null_mut(), Bound::as_ptr);
+    // SAFETY: the GIL is held and all three are live objects (a NULL value asks for
+    // deletion); the call returns 0, or -1 with an exception set.
+    let rc = unsafe { pyo3::ffi::PyObject_GenericSetAttr(obj.as_ptr(), name.as_ptr(), value) };
+    if rc < 0 {
+        Err(PyErr::fetch(obj.py()))
+    } else {
+        Ok(())
+    }
+}
 
 /// The reactor specialised to Python handles.
 pub type PyReactor = Reactor<HandleRef>;
@@ -63,6 +81,8 @@ pub struct CoreLoop {
     pool: GilCell<Vec<Py<Handle>>>,
     /// Where handles scheduled from an empty context run (`empty_context.rs`).
     empty_context: EmptyContext,
+    /// `time()` as the loop sees it (`loop_clock.rs`).
+    clock: Clock,
 }
 
 static FUTURE_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -203,7 +223,7 @@ impl CoreLoop {
         })?;
         self.check_closed()?;
         self.check_callback(py, &callback, "call_at", true)?;
-        self.schedule_at(py, monotonic() + delay, callback, args, context)
+        self.schedule_at(py, self.clock.now(py)? + delay, callback, args, context)
     }
 
     /// `call_at`'s work; `fast_call` unpacks the arguments.
@@ -419,9 +439,15 @@ impl CoreLoop {
         dead: &mut Vec<HandleRef>,
     ) -> PyResult<()> {
         let py = slf.py();
-        let prepared = self
-            .reactor
-            .prepare(monotonic, self.stopping.load(Relaxed), batch, dead);
+        // A clock replaced from Python is read here, since the reactor's closures
+        // must not run Python code; the monotonic clock is read only when needed.
+        let now = self.clock.replaced_now(py)?;
+        let prepared = self.reactor.prepare(
+            || now.unwrap_or_else(monotonic),
+            self.stopping.load(Relaxed),
+            batch,
+            dead,
+        );
         dead.clear();
 
         if prepared.needs_poll {
@@ -443,10 +469,15 @@ impl CoreLoop {
                 }
                 Err(e) => return Err(os_error(e)),
             }
+            let now = self.clock.replaced_now(py)?;
             self.reactor
-                .collect(events, monotonic, batch, dead, |h| {
-                    HandleRef(h.0.clone_ref(py))
-                })
+                .collect(
+                    events,
+                    || now.unwrap_or_else(monotonic),
+                    batch,
+                    dead,
+                    |h| HandleRef(h.0.clone_ref(py)),
+                )
                 .map_err(os_error)?;
             dead.clear();
         }
@@ -527,12 +558,44 @@ impl CoreLoop {
             task_factory: GilCell::new(None),
             pool: GilCell::new(Vec::new()),
             empty_context: EmptyContext::default(),
+            clock: Clock::default(),
         })
     }
 
     /// The loop's clock: `time.monotonic()`.
     fn time(&self) -> PyResult<f64> {
         Ok(monotonic())
+    }
+
+    /// Sets an attribute; assigning `time` also replaces the clock the loop
+    /// goes by (`loop_clock.rs`).
+    fn __setattr__(
+        slf: &Bound<'_, Self>,
+        name: &Bound<'_, PyString>,
+        value: Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        generic_setattr(slf, name, Some(&value))?;
+        if name.to_str()? == "time" {
+            slf.get().clock.set(slf.py(), Some(value.unbind()));
+        }
+        Ok(())
+    }
+
+    /// Deletes an attribute; deleting an assigned `time` gives the loop its
+    /// class's clock back.
+    fn __delattr__(slf: &Bound<'_, Self>, name: &Bound<'_, PyString>) -> PyResult<()> {
+        generic_setattr(slf, name, None)?;
+        if name.to_str()? == "time" {
+            slf.get().clock.set(slf.py(), class_clock(slf)?);
+        }
+        Ok(())
+    }
+
+    /// Takes the clock of the loop's class: a subclass's own `time()`, if it
+    /// has one (called by `Loop.__init__`).
+    fn _reset_clock(slf: &Bound<'_, Self>) -> PyResult<()> {
+        slf.get().clock.set(slf.py(), class_clock(slf)?);
+        Ok(())
     }
 
     #[pyo3(signature = (fd, callback, *args))]
@@ -813,15 +876,20 @@ impl CoreLoop {
         // A traversal in the middle of a reactor access (which never runs Python
         // code, so should not happen) skips the handles: they then count as held
         // from outside, which only delays collection.
+        self.clock.traverse(py, &visit)?;
         self.reactor
             .try_visit_handlers(|h| Handle::visit_held(&h.0, &visit))
             .map(|_| ())
     }
 
-    /// Breaks a reference cycle through pending handles: drops them all.
+    /// Breaks a reference cycle through pending handles (drops them all) or
+    /// through a clock that refers to the loop.
     fn __clear__(&self) {
         let handles = self.reactor.clear();
         drop(handles);
+        // SAFETY: the collector calls tp_clear with the GIL held.
+        let py = unsafe { Python::assume_attached() };
+        self.clock.set(py, None);
     }
 
     /// Counts of pending work, for tests and leak checks:

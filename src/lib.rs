@@ -11,6 +11,7 @@ mod fast_call;
 mod gil_cell;
 mod handle;
 mod handle_alloc;
+mod loop_clock;
 mod pycall;
 mod transports;
 

@@ -86,42 +86,106 @@ def test_call_at_and_time(loop):
     assert loop.time() >= t + 0.01
 
 
-@pytest.mark.parametrize(
-    "make_loop",
-    [
-        pytest.param(
-            oxloop.new_event_loop,
-            id="oxloop",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="oxloop's dispatch loop reads the monotonic clock in Rust and "
-                "ignores a `time` attribute patched on the instance; honouring one "
-                "means a clock check in the turn (src/event_loop.rs, under performance "
-                "work on another branch). uvloop ignores it too.",
-            ),
-        ),
-        pytest.param(asyncio.new_event_loop, id="asyncio"),
-    ],
-)
-def test_patched_loop_time_decides_which_timers_are_due(make_loop):
+def test_patched_loop_time_decides_which_timers_are_due(loop):
     # aiohttp's own test suite (test_keepalive_expires_on_time) freezes and then
     # advances time with mock.patch.object(loop, "time"): asyncio's turn asks
     # self.time() which timers are due.
-    loop = make_loop()
+    now = loop.time()
+    fired = []
+    with mock.patch.object(loop, "time", return_value=now):
+        loop.call_at(now + 100, fired.append, "due")
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+        assert fired == []
+        loop.time.return_value = now + 100
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+    assert fired == ["due"]
+    # The patch is gone: the loop's own clock again.
+    assert abs(loop.time() - time.monotonic()) < 0.05
+
+
+def test_call_later_is_relative_to_an_assigned_time(loop):
+    loop.time = lambda: 1000.0
     try:
-        now = loop.time()
+        h = loop.call_later(5, print)
+        assert h.when() == 1005.0
+        h.cancel()
+    finally:
+        del loop.time
+    assert abs(loop.time() - time.monotonic()) < 0.05
+    h = loop.call_later(5, print)
+    assert abs(h.when() - (time.monotonic() + 5)) < 0.05
+    h.cancel()
+
+
+def test_an_assigned_time_that_fails_raises_out_of_the_turn(loop):
+    def broken():
+        raise ZeroDivisionError("clock")
+
+    loop.call_at(loop.time() + 100, print)
+    loop.time = broken
+    try:
+        loop.call_soon(loop.stop)
+        with pytest.raises(ZeroDivisionError, match="clock"):
+            loop.run_forever()
+        with pytest.raises(ZeroDivisionError, match="clock"):
+            loop.call_later(1, print)
+    finally:
+        del loop.time
+
+
+def _subclass_with_clock(base):
+    class FakeClockLoop(base):
+        fake_now = 500.0
+
+        def time(self):
+            return self.fake_now
+
+    return FakeClockLoop
+
+
+@pytest.mark.parametrize(
+    "base", [oxloop.Loop, asyncio.SelectorEventLoop], ids=["oxloop", "asyncio"]
+)
+def test_a_subclass_time_is_the_loops_clock(base):
+    loop = _subclass_with_clock(base)()
+    try:
+        assert loop.time() == 500.0
         fired = []
-        with mock.patch.object(loop, "time", return_value=now):
-            loop.call_at(now + 100, fired.append, "due")
-            loop.call_soon(loop.stop)
-            loop.run_forever()
-            assert fired == []
-            loop.time.return_value = now + 100
-            loop.call_soon(loop.stop)
-            loop.run_forever()
-        assert fired == ["due"]
+        h = loop.call_later(10, fired.append, "late")
+        assert h.when() == 510.0
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+        assert fired == []
+        loop.fake_now = 510.0
+        loop.call_soon(loop.stop)
+        loop.run_forever()
+        assert fired == ["late"]
+        # The base class's clock is still reachable, through the class or super().
+        assert abs(base.time(loop) - time.monotonic()) < 0.05
+        assert abs(super(type(loop), loop).time() - time.monotonic()) < 0.05
+        # Patching the instance wins over the subclass's method, and undoing the
+        # patch brings the method back.
+        with mock.patch.object(loop, "time", return_value=7.0):
+            assert loop.call_later(1, print).when() == 8.0
+        assert loop.time() == 510.0
     finally:
         loop.close()
+
+
+def test_a_clock_that_refers_to_its_loop_is_collected():
+    # loop -> clock -> bound method -> loop: the collector must see the edge.
+    import gc
+    import weakref
+
+    loop = _subclass_with_clock(oxloop.Loop)()
+    loop.time = loop.get_debug  # a bound method of the loop itself
+    loop.close()
+    ref = weakref.ref(loop)
+    del loop
+    gc.collect()
+    assert ref() is None
 
 
 def test_cancelled_handles_never_run(loop):

@@ -63,6 +63,7 @@ class Loop(
     """An asyncio event loop implemented in Rust."""
 
     def __init__(self):
+        self._reset_clock()  # a subclass's own time() is the clock it goes by
         self._default_executor = None
         self._executor_shutdown_called = False
         self._exception_handler = None
