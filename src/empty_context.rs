@@ -60,10 +60,23 @@ pub(crate) fn new_empty_context(py: Python<'_>) -> PyResult<Py<PyAny>> {
 }
 
 /// Whether `ctx` (a `contextvars.Context`) holds no variables.
+///
+/// Called twice per callback of a crowded loop, so it calls the type's
+/// `mp_length` slot itself instead of going through `PyObject_Size`.
+#[inline]
 pub(crate) fn is_empty(py: Python<'_>, ctx: &Bound<'_, PyAny>) -> bool {
-    // SAFETY: the GIL is held and `ctx` is a live object; a failed size (which a
-    // Context never reports) is cleared and counted as "not empty".
-    let len = unsafe { ffi::PyObject_Size(ctx.as_ptr()) };
+    let obj = ctx.as_ptr();
+    // SAFETY: the GIL is held and `obj` is a live object, so its type object and that
+    // type's mapping methods (if any) are valid; `mp_length` is called as CPython
+    // would call it. A failed size (which a Context never reports) is cleared and
+    // counted as "not empty".
+    let len = unsafe {
+        let mapping = (*ffi::Py_TYPE(obj)).tp_as_mapping;
+        match mapping.as_ref().and_then(|m| m.mp_length) {
+            Some(length) => length(obj),
+            None => ffi::PyObject_Size(obj),
+        }
+    };
     if len < 0 {
         drop(PyErr::take(py));
     }

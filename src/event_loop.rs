@@ -319,10 +319,17 @@ impl CoreLoop {
         drop(excess);
     }
 
+    /// Where a handle was made, in debug mode (None otherwise).
+    #[inline]
     fn source_traceback(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         if !self.debug.load(Relaxed) {
             return Ok(None);
         }
+        self.debug_source_traceback(py)
+    }
+
+    #[cold]
+    fn debug_source_traceback(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         let sys = py.import("sys")?;
         // Rust adds no frame: frame 0 is the Python code that called the loop.
         let frame = sys.call_method1("_getframe", (0,))?;
