@@ -25,6 +25,7 @@ use crate::errors::{loop_closed, os_error};
 use crate::gil_cell::GilCell;
 use crate::handle::{Handle, HandleRef, TimerHandle};
 use crate::pycall::vectorcall;
+use crate::running_future::{self, Kind};
 
 /// The reactor specialised to Python handles.
 pub type PyReactor = Reactor<HandleRef>;
@@ -410,6 +411,24 @@ impl CoreLoop {
         }
     }
 
+    /// `create_future()` (a raw method: see `fast_call.rs`): a new
+    /// `asyncio.Future` bound to this loop.
+    pub(crate) fn create_future_impl<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let future = asyncio_attr(py, &FUTURE_TYPE, "Future")?;
+        let made = running_future::make(slf.as_any(), future, Kind::Future, &PyTuple::empty(py))?;
+        match made {
+            Some(f) => Ok(f),
+            None => vectorcall(future, &[slf.as_ptr()], Some(kwnames(py, 0)?)),
+        }
+    }
+
+    /// `get_debug()` (a raw method: see `fast_call.rs`; the C `Future`
+    /// calls it for every future it makes).
+    pub(crate) fn debug_enabled(&self) -> bool {
+        self.debug.load(Relaxed)
+    }
+
     /// One loop turn: poll, collect, then run this turn's batch.
     fn run_once(
         &self,
@@ -579,13 +598,6 @@ impl CoreLoop {
             .with_io(fd, side, |h| h.map(|h| h.0.clone_ref(py))))
     }
 
-    /// A new `asyncio.Future` bound to this loop.
-    fn create_future<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        let py = slf.py();
-        let future = asyncio_attr(py, &FUTURE_TYPE, "Future")?;
-        vectorcall(future, &[slf.as_ptr()], Some(kwnames(py, 0)?))
-    }
-
     /// Wraps `coro` in a task on this loop (through the task factory, if set).
     #[pyo3(signature = (coro, *, name=None, context=None))]
     fn create_task<'py>(
@@ -606,6 +618,17 @@ impl CoreLoop {
         };
         let Some(factory) = factory else {
             let task_type = asyncio_attr(py, &TASK_TYPE, "Task")?;
+            // The common call, `create_task(coro)` on the running loop, skips the keyword
+            // dict (`running_future.rs`); debug mode keeps the path below, which trims the
+            // creation traceback.
+            if name.is_none() && context.is_none() && !this.debug.load(Relaxed) {
+                let args = PyTuple::new(py, [&coro])?;
+                if let Some(task) =
+                    running_future::make(slf.as_any(), task_type, Kind::Task, &args)?
+                {
+                    return Ok(task);
+                }
+            }
             let mut args = [
                 coro.as_ptr(),
                 slf.as_ptr(),
@@ -692,10 +715,6 @@ impl CoreLoop {
 
     fn is_closed(&self) -> PyResult<bool> {
         Ok(self.closed.load(Relaxed))
-    }
-
-    fn get_debug(&self) -> PyResult<bool> {
-        Ok(self.debug.load(Relaxed))
     }
 
     fn _set_debug_flag(&self, enabled: bool) -> PyResult<()> {

@@ -12,6 +12,7 @@ mod gil_cell;
 mod handle;
 mod handle_alloc;
 mod pycall;
+mod running_future;
 mod transports;
 
 use pyo3::prelude::*;

@@ -384,6 +384,11 @@ pub(super) fn write(slf: &Bound<'_, SocketTransport>, data: &Bound<'_, PyAny>) -
     write_parts(slf, &[buf.as_slice()])
 }
 
+/// `transport.is_closing()` (a raw method: see `stream_raw.rs`).
+pub(super) fn is_closing(slf: &Bound<'_, SocketTransport>) -> PyResult<bool> {
+    Ok(slf.try_borrow()?.closing)
+}
+
 /// The checks every write makes before touching data (asyncio's order).
 fn check_writable(t: &SocketTransport) -> PyResult<()> {
     if t.eof {
@@ -848,10 +853,6 @@ impl SocketTransport {
 
     fn _force_close(slf: &Bound<'_, Self>, exc: Option<Bound<'_, PyAny>>) -> PyResult<()> {
         force_close(slf, exc.map(Bound::unbind))
-    }
-
-    fn is_closing(&self) -> PyResult<bool> {
-        Ok(self.closing)
     }
 
     fn is_reading(&self) -> PyResult<bool> {
