@@ -117,3 +117,65 @@ def test_transport_is_closing(loop):
         return before, after
 
     assert loop.run_until_complete(main()) == (False, True)
+
+
+def test_call_soon_is_one_bound_method_while_the_loop_runs():
+    lp = oxloop.new_event_loop()
+    try:
+        assert lp.call_soon is not lp.call_soon
+        seen = []
+
+        async def main():
+            seen.append(lp.call_soon is lp.call_soon)
+            seen.append(lp.call_soon.__self__ is lp)
+
+        lp.run_until_complete(main())
+        assert seen == [True, True]
+        assert lp.call_soon is not lp.call_soon
+    finally:
+        lp.close()
+
+
+def test_a_call_soon_set_on_the_loop_is_kept_and_used():
+    lp = oxloop.new_event_loop()
+    original = lp.call_soon
+    scheduled = []
+
+    def spy(callback, *args, **kwargs):
+        scheduled.append(callback)
+        return original(callback, *args, **kwargs)
+
+    lp.call_soon = spy
+
+    async def main():
+        fut = lp.create_future()
+        fut.add_done_callback(lambda f: None)
+        fut.set_result(None)
+        await asyncio.sleep(0)
+
+    try:
+        lp.run_until_complete(main())
+        assert lp.call_soon is spy
+        assert scheduled  # the C Future scheduled its callbacks through the spy
+    finally:
+        lp.close()
+
+
+def test_a_subclass_call_soon_is_used():
+    class Counting(oxloop.Loop):
+        calls = 0
+
+        def call_soon(self, *args, **kwargs):
+            type(self).calls += 1
+            return super().call_soon(*args, **kwargs)
+
+    lp = Counting()
+
+    async def main():
+        await asyncio.sleep(0)
+
+    try:
+        lp.run_until_complete(main())
+        assert Counting.calls > 0
+    finally:
+        lp.close()
