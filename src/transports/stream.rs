@@ -509,6 +509,11 @@ fn read_data(slf: &Bound<'_, SocketTransport>, fd: RawFd) -> PyResult<()> {
     };
     let cb = {
         let mut t = slf.borrow_mut();
+        // Counted toward the loop's per-turn read budget (`TURN_READ_BUDGET` in
+        // `event_loop.rs`): the protocol may hold on to these bytes until a task runs.
+        if let Some(core) = &t.core {
+            core.get().note_delivered(data.len(py));
+        }
         match &t.calls.data_received {
             Some(cb) => Some(cb.clone_ref(py)),
             None => {
