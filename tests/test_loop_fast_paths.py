@@ -179,3 +179,22 @@ def test_a_subclass_call_soon_is_used():
         assert Counting.calls > 0
     finally:
         lp.close()
+
+
+def test_a_failing_call_soon_check_leaves_no_running_loop():
+    class Odd:
+        def __eq__(self, other):
+            raise ValueError("no comparing")
+
+        __ne__ = __eq__
+        __hash__ = None
+
+    lp = oxloop.new_event_loop()
+    lp.call_soon = Odd()
+    try:
+        with pytest.raises(ValueError):
+            lp.run_forever()
+        assert asyncio._get_running_loop() is None
+        assert not lp.is_running()
+    finally:
+        lp.close()

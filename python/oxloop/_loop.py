@@ -109,8 +109,9 @@ class Loop(
             finalizer=self._asyncgen_finalizer_hook,
         )
         events._set_running_loop(self)
-        shortcut = self._bind_call_soon()
+        shortcut = None
         try:
+            shortcut = self._bind_call_soon()
             self._run_forever_core()
         finally:
             if shortcut is not None and self.call_soon is shortcut:
