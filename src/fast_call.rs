@@ -1,5 +1,6 @@
 //! The scheduling methods as raw vectorcall methods: `call_soon`,
-//! `call_soon_threadsafe`, `call_later` and `call_at`.
+//! `call_soon_threadsafe`, `call_later` and `call_at`; and `create_future`
+//! and `get_debug` as raw `METH_NOARGS` methods.
 //!
 //! These run once per callback in every asyncio program (each task step and
 //! each future callback goes through `call_soon`), so they skip PyO3's
@@ -14,7 +15,7 @@ use std::ptr;
 use pyo3::exceptions::{PySystemError, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyTuple, PyType};
+use pyo3::types::{PyBool, PyTuple, PyType};
 
 use crate::event_loop::CoreLoop;
 use crate::gil_cell::GilCell;
@@ -238,7 +239,59 @@ raw_method!(
     call_at_impl
 );
 
+unsafe extern "C" fn create_future_noargs(
+    slf: *mut ffi::PyObject,
+    _unused: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls a METH_NOARGS method with the GIL held.
+    let py = unsafe { Python::assume_attached() };
+    guard(py, "create_future", || {
+        // SAFETY: the method descriptor installed on CoreLoop checks that `slf` is a
+        // CoreLoop (or subclass) instance before calling, so the unchecked cast holds.
+        let slf = unsafe { Bound::from_borrowed_ptr(py, slf).cast_into_unchecked::<CoreLoop>() };
+        Ok(CoreLoop::create_future_impl(&slf)?.into_ptr())
+    })
+}
+
+static CREATE_FUTURE_DEF: MethodDef = MethodDef(ffi::PyMethodDef {
+    ml_name: c"create_future".as_ptr(),
+    ml_meth: ffi::PyMethodDefPointer {
+        PyCFunction: create_future_noargs,
+    },
+    ml_flags: ffi::METH_NOARGS,
+    ml_doc: c"create_future($self, /)\n--\n\nA new asyncio.Future bound to this loop.".as_ptr(),
+});
+
+unsafe extern "C" fn get_debug_noargs(
+    slf: *mut ffi::PyObject,
+    _unused: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls a METH_NOARGS method with the GIL held.
+    let py = unsafe { Python::assume_attached() };
+    guard(py, "get_debug", || {
+        // SAFETY: the method descriptor installed on CoreLoop checks that `slf` is a
+        // CoreLoop (or subclass) instance before calling, so the unchecked cast holds.
+        let slf = unsafe { Bound::from_borrowed_ptr(py, slf).cast_into_unchecked::<CoreLoop>() };
+        Ok(PyBool::new(py, slf.get().debug_enabled())
+            .to_owned()
+            .into_ptr())
+    })
+}
+
+static GET_DEBUG_DEF: MethodDef = MethodDef(ffi::PyMethodDef {
+    ml_name: c"get_debug".as_ptr(),
+    ml_meth: ffi::PyMethodDefPointer {
+        PyCFunction: get_debug_noargs,
+    },
+    ml_flags: ffi::METH_NOARGS,
+    ml_doc: c"get_debug($self, /)\n--\n\nWhether the loop runs in debug mode.".as_ptr(),
+});
+
 /// Installs the raw methods into `CoreLoop`'s type dict.
+///
+/// Besides the scheduling methods: `create_future` (once per `await` on a
+/// stream read) and `get_debug` (which the C `Future` calls for every future
+/// it makes); PyO3's trampoline was a measurable part of both.
 pub fn install(py: Python<'_>) -> PyResult<()> {
     install_methods(
         &py.get_type::<CoreLoop>(),
@@ -247,6 +300,8 @@ pub fn install(py: Python<'_>) -> PyResult<()> {
             &CALL_SOON_THREADSAFE_DEF,
             &CALL_LATER_DEF,
             &CALL_AT_DEF,
+            &CREATE_FUTURE_DEF,
+            &GET_DEBUG_DEF,
         ],
     )
 }

@@ -13,6 +13,7 @@ mod handle;
 mod handle_alloc;
 mod loop_clock;
 mod pycall;
+mod running_future;
 mod transports;
 
 use pyo3::prelude::*;

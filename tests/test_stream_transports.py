@@ -395,6 +395,119 @@ def test_data_objects_stay_intact(loop):
     run(loop, main())
 
 
+class Lengths(asyncio.Protocol):
+    """Keeps every data object and the length of each read."""
+
+    def __init__(self):
+        self.chunks = []
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def data_received(self, data):
+        assert type(data) is bytes
+        self.chunks.append(data)
+
+
+@pytest.mark.parametrize("use_pipe", [False, True], ids=["socket", "pipe"])
+def test_reads_of_lengths_near_4k_multiples_stay_intact(loop, use_pipe):
+    """oxloop allocates a data object whose length is near a multiple of 4 KiB
+    a little larger (see recycled_bytes.rs); what the protocol sees must not
+    change: the exact bytes, length and hash, kept objects included."""
+    sizes = [4032, 4095, 4096, 4097, 8192, 12288 + 63, 65536, 102_400, 131_072]
+
+    async def main():
+        if use_pipe:
+            rfd, wfd = os.pipe()
+            tr, proto = await loop.connect_read_pipe(Lengths, open(rfd, "rb", buffering=0))
+            writer = open(wfd, "wb", buffering=0)
+
+            async def send(msg):
+                view = memoryview(msg)
+                while view:
+                    n = await loop.run_in_executor(None, writer.write, view)
+                    view = view[n:]
+
+            def close():
+                writer.close()
+                tr.close()
+
+        else:
+            ctr, _, proto, server = await tcp_pair(loop, Lengths)
+
+            async def send(msg):
+                ctr.write(msg)
+
+            def close():
+                ctr.close()
+                server.close()
+
+        sent = bytearray()
+        for size in sizes:
+            msg = os.urandom(size)
+            sent += msg
+            await send(msg)
+            while sum(len(c) for c in proto.chunks) < len(sent):
+                await asyncio.sleep(0.002)
+        kept = [(c, bytes(c), hash(c)) for c in proto.chunks]
+        assert b"".join(c for c, _, _ in kept) == bytes(sent)
+        for data, copy, h in kept:
+            assert data == copy and len(data) == len(copy) and hash(copy) == h
+        close()
+
+    run(loop, main())
+
+
+def test_large_reads_let_woken_callbacks_run_before_more_reads():
+    """oxloop: once a turn handed 64 KiB to protocols, the turn's other I/O
+    callbacks wait until the callbacks queued meanwhile (the tasks those
+    bytes woke) ran; small reads of many connections stay in one turn."""
+
+    def ordering(size):
+        loop = oxloop.new_event_loop()
+        events = []
+
+        class Probe(asyncio.Protocol):
+            def __init__(self, ident):
+                self.ident = ident
+
+            def data_received(self, data):
+                events.append(("data", self.ident, len(data)))
+                loop.call_soon(events.append, ("woken", self.ident))
+
+        async def main():
+            pairs = [socket.socketpair() for _ in range(3)]
+            for i, (ours, _) in enumerate(pairs):
+                await loop.connect_accepted_socket(lambda i=i: Probe(i), ours)
+            await asyncio.sleep(0)
+            # Every connection is readable before the loop polls again.
+            for _, theirs in pairs:
+                theirs.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+                theirs.sendall(b"x" * size)
+            while sum(e[2] for e in events if e[0] == "data") < 3 * size:
+                await asyncio.sleep(0.01)
+            for _, theirs in pairs:
+                theirs.close()
+
+        try:
+            loop.run_until_complete(asyncio.wait_for(main(), TIMEOUT))
+        finally:
+            loop.close()
+        return events
+
+    big = ordering(80_000)
+    large_reads = [i for i, e in enumerate(big) if e[0] == "data" and e[2] >= 65536]
+    assert large_reads
+    for i in large_reads:
+        ident = big[i][1]
+        woken = big.index(("woken", ident), i)
+        later_reads = [j for j, e in enumerate(big) if e[0] == "data" and j > i]
+        assert all(woken < j for j in later_reads), big
+
+    small = ordering(1000)
+    assert [e[0] for e in small[:6]] == ["data"] * 3 + ["woken"] * 3, small
+
+
 def test_datagram_echo_and_error_received(loop):
     class Echo(asyncio.DatagramProtocol):
         def connection_made(self, transport):

@@ -20,6 +20,7 @@ use reactor::Side;
 
 use super::common::asyncio_class;
 use super::pipe_base::{self, PipeBase};
+use super::recycled_bytes;
 use super::sys;
 use crate::errors::os_error;
 
@@ -53,7 +54,7 @@ fn read_once(py: Python<'_>, fd: i32) -> PyResult<Result<Option<Option<Py<PyByte
         }
         Ok(match sys::read(fd, &mut buf[..MAX_READ]) {
             Ok(Some(0)) => Ok(Some(None)),
-            Ok(Some(n)) => Ok(Some(buf.get(..n).map(|b| PyBytes::new(py, b).unbind()))),
+            Ok(Some(n)) => Ok(Some(buf.get(..n).map(|b| recycled_bytes::new_bytes(py, b)))),
             Ok(None) => Ok(None),
             Err(e) => Err(os_error(e)),
         })

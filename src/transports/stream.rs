@@ -384,6 +384,11 @@ pub(super) fn write(slf: &Bound<'_, SocketTransport>, data: &Bound<'_, PyAny>) -
     write_parts(slf, &[buf.as_slice()])
 }
 
+/// `transport.is_closing()` (a raw method: see `stream_raw.rs`).
+pub(super) fn is_closing(slf: &Bound<'_, SocketTransport>) -> PyResult<bool> {
+    Ok(slf.try_borrow()?.closing)
+}
+
 /// The checks every write makes before touching data (asyncio's order).
 fn check_writable(t: &SocketTransport) -> PyResult<()> {
     if t.eof {
@@ -504,6 +509,11 @@ fn read_data(slf: &Bound<'_, SocketTransport>, fd: RawFd) -> PyResult<()> {
     };
     let cb = {
         let mut t = slf.borrow_mut();
+        // Counted toward the loop's per-turn read budget (`TURN_READ_BUDGET` in
+        // `event_loop.rs`): the protocol may hold on to these bytes until a task runs.
+        if let Some(core) = &t.core {
+            core.get().note_delivered(data.len(py));
+        }
         match &t.calls.data_received {
             Some(cb) => Some(cb.clone_ref(py)),
             None => {
@@ -848,10 +858,6 @@ impl SocketTransport {
 
     fn _force_close(slf: &Bound<'_, Self>, exc: Option<Bound<'_, PyAny>>) -> PyResult<()> {
         force_close(slf, exc.map(Bound::unbind))
-    }
-
-    fn is_closing(&self) -> PyResult<bool> {
-        Ok(self.closing)
     }
 
     fn is_reading(&self) -> PyResult<bool> {

@@ -1,5 +1,6 @@
-//! The stream transport's per-message methods as raw C methods: `write`
-//! and the reader callback `_read_ready`.
+//! The stream transport's per-message methods as raw C methods: `write`,
+//! the reader callback `_read_ready`, and `is_closing` (which
+//! `StreamWriter.drain()` calls after every write).
 //!
 //! Each runs once per message; PyO3's trampoline and generic argument
 //! parser cost more than the checks and the syscall around them, so they
@@ -11,7 +12,7 @@
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::types::{PyBool, PyTuple};
 
 use super::stream::{self, SocketTransport};
 use crate::fast_call::{guard, install_methods, MethodDef};
@@ -133,10 +134,35 @@ static READ_READY_DEF: MethodDef = MethodDef(ffi::PyMethodDef {
         .as_ptr(),
 });
 
+unsafe extern "C" fn is_closing_noargs(
+    slf: *mut ffi::PyObject,
+    _unused: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls a METH_NOARGS method with the GIL held.
+    let py = unsafe { Python::assume_attached() };
+    guard(py, "is_closing", || {
+        // SAFETY: the method descriptor installed on SocketTransport checks that `slf`
+        // is a SocketTransport before calling, so the unchecked cast holds.
+        let slf =
+            unsafe { Bound::from_borrowed_ptr(py, slf).cast_into_unchecked::<SocketTransport>() };
+        let closing = stream::is_closing(&slf)?;
+        Ok(PyBool::new(py, closing).to_owned().into_ptr())
+    })
+}
+
+static IS_CLOSING_DEF: MethodDef = MethodDef(ffi::PyMethodDef {
+    ml_name: c"is_closing".as_ptr(),
+    ml_meth: ffi::PyMethodDefPointer {
+        PyCFunction: is_closing_noargs,
+    },
+    ml_flags: ffi::METH_NOARGS,
+    ml_doc: c"is_closing($self, /)\n--\n\nWhether the transport is closing or closed.".as_ptr(),
+});
+
 /// Installs the raw methods into `SocketTransport`'s type dict.
 pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
     install_methods(
         &py.get_type::<SocketTransport>(),
-        &[&WRITE_DEF, &READ_READY_DEF],
+        &[&WRITE_DEF, &READ_READY_DEF, &IS_CLOSING_DEF],
     )
 }

@@ -12,6 +12,11 @@
 //!
 //! Handlers scheduled while a batch runs go to the next turn, as in asyncio.
 //!
+//! The caller may hand back I/O handlers of a batch that it chose not to run
+//! yet ([`Reactor::defer_io`]): the next turn runs them, after the handlers
+//! queued meanwhile and without polling first, as if the poller had reported
+//! those fds one turn later.
+//!
 //! # Implementation notes
 //! The state lives behind one lock (a mutex, or the GIL for the binding: see
 //! [`Reactor::new_externally_serialized`]) that is never held while a handler
@@ -41,6 +46,8 @@ pub trait Handler {
 
 struct State<H> {
     ready: VecDeque<H>,
+    /// I/O handlers of an earlier batch left for the next turn.
+    deferred_io: VecDeque<H>,
     timers: TimerQueue<H>,
     cancelled_timers: usize,
     io: IoRegistry<H>,
@@ -50,6 +57,7 @@ impl<H> State<H> {
     fn new() -> Self {
         State {
             ready: VecDeque::new(),
+            deferred_io: VecDeque::new(),
             timers: TimerQueue::new(),
             cancelled_timers: 0,
             io: IoRegistry::new(),
@@ -147,9 +155,20 @@ impl<H: Handler> Reactor<H> {
         self.state.with(|st| st.ready.len())
     }
 
-    /// Number of handlers waiting: ready ones plus queued timers.
+    /// Number of handlers waiting: ready ones, deferred I/O handlers and
+    /// queued timers.
     pub fn pending_len(&self) -> usize {
-        self.state.with(|st| st.ready.len() + st.timers.len())
+        self.state
+            .with(|st| st.ready.len() + st.deferred_io.len() + st.timers.len())
+    }
+
+    /// Takes the I/O handlers in `io` (in order) to run on the next turn,
+    /// after the handlers queued by then, without a poll before that turn.
+    pub fn defer_io(&self, io: &mut VecDeque<H>) {
+        if io.is_empty() {
+            return;
+        }
+        self.state.with(|st| st.deferred_io.append(io));
     }
 
     /// Number of queued timers, cancelled ones included.
@@ -208,7 +227,8 @@ impl<H: Handler> Reactor<H> {
                 st.cancelled_timers = 0;
             }
 
-            let timeout = if !st.ready.is_empty() || stopping {
+            let deferred = !st.deferred_io.is_empty();
+            let timeout = if !st.ready.is_empty() || deferred || stopping {
                 Some(0.0)
             } else {
                 // asyncio caps a wait at one day (MAXIMUM_SELECT_TIMEOUT).
@@ -225,9 +245,11 @@ impl<H: Handler> Reactor<H> {
                 // feeding a busy loop make no syscalls at all.
                 self.waker.arm();
             }
-            let needs_poll = timeout_ms != Some(0) || !st.io.is_empty();
+            // Deferred I/O handlers run before the kernel is asked again: they are
+            // the rest of the last poll's answer.
+            let needs_poll = (timeout_ms != Some(0) || !st.io.is_empty()) && !deferred;
             if !needs_poll {
-                // Nothing can come from the kernel: collect now, under this lock.
+                // Nothing to ask the kernel now: collect under this lock.
                 Self::take_batch(st, clock, batch);
             }
             Prepared {
@@ -260,7 +282,15 @@ impl<H: Handler> Reactor<H> {
         let mut stale: Vec<(RawFd, Side)> = Vec::new();
         self.state.with(|st| {
             {
-                let State { ready, io, .. } = &mut *st;
+                let State {
+                    ready,
+                    deferred_io,
+                    io,
+                    ..
+                } = &mut *st;
+                if !deferred_io.is_empty() {
+                    ready.append(deferred_io);
+                }
                 for ev in events.iter() {
                     if ev.token == WAKER_TOKEN {
                         woke = true;
@@ -288,8 +318,12 @@ impl<H: Handler> Reactor<H> {
         })
     }
 
-    /// Moves due timers to the ready queue and hands the queue over.
+    /// Moves deferred I/O handlers, then due timers, to the ready queue and
+    /// hands the queue over.
     fn take_batch(st: &mut State<H>, clock: impl Fn() -> f64, batch: &mut VecDeque<H>) {
+        if !st.deferred_io.is_empty() {
+            st.ready.append(&mut st.deferred_io);
+        }
         if !st.timers.is_empty() {
             let end = clock() + CLOCK_RESOLUTION;
             while let Some(h) = st.timers.pop_due(end) {
@@ -324,6 +358,7 @@ impl<H: Handler> Reactor<H> {
             .try_with(|st| {
                 st.ready
                     .iter()
+                    .chain(st.deferred_io.iter())
                     .chain(st.timers.iter())
                     .chain(st.io.iter())
                     .try_for_each(&mut f)
@@ -352,6 +387,7 @@ impl<H: Handler> Reactor<H> {
         let mut out = Vec::new();
         self.state.with(|st| {
             out.extend(st.ready.drain(..));
+            out.extend(st.deferred_io.drain(..));
             out.extend(st.timers.drain());
             st.cancelled_timers = 0;
             out.extend(st.io.drain(&self.epoll));
@@ -491,6 +527,51 @@ mod tests {
         fn is_cancelled(&self) -> bool {
             false
         }
+    }
+
+    #[test]
+    fn deferred_io_runs_next_turn_after_new_handlers_without_a_poll() {
+        let r = Reactor::new().unwrap();
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        r.set_io(a.as_raw_fd(), Side::Read, h("reader")).unwrap();
+        std::io::Write::write_all(&mut b, b"x").unwrap();
+        r.call_at(1.0, h("timer"));
+        let (p, mut batch) = turn(&r, 5.0);
+        assert!(p.needs_poll);
+        assert_eq!(names(&batch), vec!["reader", "timer"]);
+        // The reader is not run this turn; what it would have scheduled is.
+        let mut io: VecDeque<H> = batch.drain(..1).collect();
+        r.defer_io(&mut io);
+        assert!(io.is_empty());
+        assert_eq!(r.pending_len(), 1);
+        r.call_soon(h("scheduled"));
+        let (p, batch) = turn(&r, 5.0);
+        assert_eq!(p.timeout_ms, Some(0));
+        assert!(
+            !p.needs_poll,
+            "the rest of the last poll runs before the next poll"
+        );
+        assert_eq!(names(&batch), vec!["scheduled", "reader"]);
+        // Nothing deferred: back to polling.
+        let (p, batch) = turn(&r, 5.0);
+        assert!(p.needs_poll);
+        assert_eq!(names(&batch), vec!["reader"]);
+        drop(r.clear());
+    }
+
+    #[test]
+    fn deferred_io_is_visited_and_cleared() {
+        let r = Reactor::new().unwrap();
+        r.defer_io(&mut VecDeque::from(vec![h("deferred")]));
+        let mut seen = vec![];
+        r.try_visit_handlers(|x| {
+            seen.push(x.name);
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        assert_eq!(seen, vec!["deferred"]);
+        assert_eq!(names(&r.clear().into_iter().collect()), vec!["deferred"]);
+        assert_eq!(r.pending_len(), 0);
     }
 
     #[test]
