@@ -100,6 +100,8 @@ pub struct CoreLoop {
     empty_context: EmptyContext,
     /// `time()` as the loop sees it (`loop_clock.rs`).
     clock: Clock,
+    /// `{"loop": self}` while the loop runs (`running_future.rs`).
+    run_kwargs: GilCell<Option<Py<PyDict>>>,
 }
 
 static FUTURE_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -459,11 +461,31 @@ impl CoreLoop {
     pub(crate) fn create_future_impl<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         let future = asyncio_attr(py, &FUTURE_TYPE, "Future")?;
-        let made = running_future::make(slf.as_any(), future, Kind::Future, &PyTuple::empty(py))?;
+        let made = match slf.get().run_kwargs(py) {
+            Some(kw) => {
+                running_future::make(future, Kind::Future, &PyTuple::empty(py), kw.bind(py))?
+            }
+            None => None,
+        };
         match made {
             Some(f) => Ok(f),
             None => vectorcall(future, &[slf.as_ptr()], Some(kwnames(py, 0)?)),
         }
+    }
+
+    /// The `{"loop": self}` kept while the loop runs (`running_future.rs`).
+    fn run_kwargs(&self, py: Python<'_>) -> Option<Py<PyDict>> {
+        // SAFETY: the closure only increments a reference count.
+        unsafe {
+            self.run_kwargs
+                .with(py, |k| k.as_ref().map(|k| k.clone_ref(py)))
+        }
+    }
+
+    fn set_run_kwargs(&self, py: Python<'_>, kwargs: Option<Py<PyDict>>) {
+        // SAFETY: the closure only moves values; the displaced one is dropped after.
+        let old = unsafe { self.run_kwargs.with(py, |k| std::mem::replace(k, kwargs)) };
+        drop(old);
     }
 
     /// `get_debug()` (a raw method: see `fast_call.rs`; the C `Future`
@@ -632,6 +654,7 @@ impl CoreLoop {
             pool: GilCell::new(Vec::new()),
             empty_context: EmptyContext::default(),
             clock: Clock::default(),
+            run_kwargs: GilCell::new(None),
         })
     }
 
@@ -739,11 +762,13 @@ impl CoreLoop {
             // dict (`running_future.rs`); debug mode keeps the path below, which trims the
             // creation traceback.
             if name.is_none() && context.is_none() && !this.debug.load(Relaxed) {
-                let args = PyTuple::new(py, [&coro])?;
-                if let Some(task) =
-                    running_future::make(slf.as_any(), task_type, Kind::Task, &args)?
-                {
-                    return Ok(task);
+                if let Some(kw) = this.run_kwargs(py) {
+                    let args = PyTuple::new(py, [&coro])?;
+                    if let Some(task) =
+                        running_future::make(task_type, Kind::Task, &args, kw.bind(py))?
+                    {
+                        return Ok(task);
+                    }
                 }
             }
             let mut args = [
@@ -880,6 +905,9 @@ impl CoreLoop {
     /// the running-loop bookkeeping.
     fn _run_forever_core(slf: &Bound<'_, Self>) -> PyResult<()> {
         let this = slf.get();
+        let py = slf.py();
+        let kwargs = PyDict::new(py);
+        kwargs.set_item(intern!(py, "loop"), slf)?;
         let tid = current_thread_id();
         if this
             .thread_id
@@ -898,6 +926,7 @@ impl CoreLoop {
             .unwrap_or_else(|| Events::with_capacity(EVENTS_CAPACITY));
         let mut batch = VecDeque::new();
         let mut dead = Vec::new();
+        this.set_run_kwargs(py, Some(kwargs.unbind()));
         let result = loop {
             if let Err(e) = this.run_once(slf, &mut events, &mut batch, &mut dead) {
                 break Err(e);
@@ -906,6 +935,7 @@ impl CoreLoop {
                 break Ok(());
             }
         };
+        this.set_run_kwargs(py, None);
         this.stopping.store(false, Relaxed);
         this.thread_id.store(0, Relaxed);
         if let Ok(mut slot) = this.events.lock() {
@@ -950,6 +980,11 @@ impl CoreLoop {
         // code, so should not happen) skips the handles: they then count as held
         // from outside, which only delays collection.
         self.clock.traverse(py, &visit)?;
+        // SAFETY: the closure only hands a pointer to the collector's visit function.
+        unsafe {
+            self.run_kwargs
+                .with(py, |k| k.as_ref().map_or(Ok(()), |k| visit.call(k)))?;
+        }
         self.reactor
             .try_visit_handlers(|h| Handle::visit_held(&h.0, &visit))
             .map(|_| ())
@@ -963,6 +998,7 @@ impl CoreLoop {
         // SAFETY: the collector calls tp_clear with the GIL held.
         let py = unsafe { Python::assume_attached() };
         self.clock.set(py, None);
+        self.set_run_kwargs(py, None);
     }
 
     /// Counts of pending work, for tests and leak checks:

@@ -6,27 +6,29 @@
 //! streams echo that was about 1,100 of the ~1,700 instructions of
 //! `create_future()` (one per request, `StreamReader._wait_for_data`).
 //!
-//! Made with no `loop` argument, a C future takes the running loop (C
-//! `get_event_loop()`, a thread-state read). So when this loop is the one
-//! running in this thread, the loop calls the type's `tp_new` and `tp_init`
-//! itself, with no keywords: the same object and the same `__init__` (which
-//! still calls `loop.get_debug()` and records the creation traceback in
-//! debug mode). Otherwise, or if `asyncio.Future`/`asyncio.Task` are not the
-//! C types, the caller falls back to calling the class with `loop=`.
-
-use std::ptr;
+//! While the loop runs it keeps one `{"loop": loop}` dict
+//! (`CoreLoop::run_kwargs`), and when the class is the C type the loop calls
+//! its `tp_new` and `tp_init` itself with that dict, as `type_call` would
+//! with a new one: the same object and the same `__init__` (which still
+//! calls `loop.get_debug()` and records the creation traceback in debug
+//! mode). The dict is dropped when the run ends (it refers to the loop).
+//! Otherwise, or if `asyncio.Future`/`asyncio.Task` are not the C types,
+//! the caller falls back to calling the class with `loop=`.
+//!
+//! (Made with no `loop` argument instead, a C future looks the running loop
+//! up, and CPython 3.11's lookup calls `getpid()`: a system call per future,
+//! two per streams echo request, invisible to instruction counts.)
 
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyTuple, PyType};
+use pyo3::types::{PyDict, PyTuple, PyType};
 
-/// The C accelerator's pieces: `_asyncio.Future`, `_asyncio.Task` and
-/// `_asyncio._get_running_loop`; `None` if `_asyncio` is not available.
+/// The C accelerator's `Future` and `Task` types; `None` if `_asyncio` is
+/// not available.
 struct CAsyncio {
     future: Py<PyType>,
     task: Py<PyType>,
-    get_running_loop: Py<PyAny>,
 }
 
 static C_ASYNCIO: PyOnceLock<Option<CAsyncio>> = PyOnceLock::new();
@@ -43,7 +45,6 @@ fn c_asyncio(py: Python<'_>) -> Option<&CAsyncio> {
                     .ok()?
                     .unbind(),
                 task: m.getattr("Task").ok()?.cast_into::<PyType>().ok()?.unbind(),
-                get_running_loop: m.getattr("_get_running_loop").ok()?.unbind(),
             })
         })
         .as_ref()
@@ -56,16 +57,16 @@ pub(crate) enum Kind {
     Task,
 }
 
-/// `cls(*args)` for the C future or task type `cls`, bound to the running
-/// loop, if `event_loop` is the loop running in this thread and `cls` is the
-/// C type of `kind`. `Ok(None)`: not applicable, call `cls(*args, loop=...)`.
+/// `cls(*args, **loop_kwargs)` for the C future or task type `cls`, where
+/// `loop_kwargs` is the running loop's `{"loop": loop}`. `Ok(None)`: `cls`
+/// is not the C type of `kind`; call it the ordinary way.
 pub(crate) fn make<'py>(
-    event_loop: &Bound<'py, PyAny>,
     cls: &Bound<'py, PyAny>,
     kind: Kind,
     args: &Bound<'py, PyTuple>,
+    loop_kwargs: &Bound<'py, PyDict>,
 ) -> PyResult<Option<Bound<'py, PyAny>>> {
-    let py = event_loop.py();
+    let py = cls.py();
     let Some(c) = c_asyncio(py) else {
         return Ok(None);
     };
@@ -76,21 +77,19 @@ pub(crate) fn make<'py>(
     if !cls.is(expected.bind(py)) {
         return Ok(None);
     }
-    if !c.get_running_loop.bind(py).call0()?.is(event_loop) {
-        return Ok(None);
-    }
     let tp = expected.as_ptr().cast::<ffi::PyTypeObject>();
+    let kw = loop_kwargs.as_ptr();
     // SAFETY: `tp` is a live type object (held by `C_ASYNCIO`); reading its slots is
     // reading a static C struct. `tp_new` returns a new reference or NULL with an
     // exception set, and `tp_init` is called on the object `tp_new` made of that very
     // type, with the same arguments, as `type_call` does; both get a valid tuple and
-    // NULL keywords.
+    // a valid dict, which the C types' argument parsers only read.
     unsafe {
         let (Some(new), Some(init)) = ((*tp).tp_new, (*tp).tp_init) else {
             return Ok(None);
         };
-        let obj = Bound::from_owned_ptr_or_err(py, new(tp, args.as_ptr(), ptr::null_mut()))?;
-        if init(obj.as_ptr(), args.as_ptr(), ptr::null_mut()) < 0 {
+        let obj = Bound::from_owned_ptr_or_err(py, new(tp, args.as_ptr(), kw))?;
+        if init(obj.as_ptr(), args.as_ptr(), kw) < 0 {
             return Err(PyErr::fetch(py));
         }
         Ok(Some(obj))
