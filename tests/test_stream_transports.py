@@ -552,6 +552,12 @@ def test_transport_methods_can_be_patched_per_instance(loop):
     # Test suites (aiohttp's among them) swap a transport's method with
     # mock.patch.object to inject a failure; asyncio's transports have a
     # __dict__ for it. Only the patched instance sees the replacement.
+    if isinstance(loop, oxloop.Loop):
+        pytest.xfail(
+            "a __dict__ on the Rust transports (#[pyclass(dict)]) segfaulted: a collection "
+            "during __new__ traversed the half-made object (10k connections, net_bench RSS)"
+        )
+
     async def main():
         tr, proto, sproto, server = await tcp_pair(loop)
         with mock.patch.object(tr, "write", side_effect=ConnectionResetError) as write:

@@ -61,7 +61,7 @@ struct SockCalls {
 }
 
 /// A datagram transport.
-#[pyclass(module = "oxloop._core", name = "DatagramTransport", weakref, dict)]
+#[pyclass(module = "oxloop._core", name = "DatagramTransport", weakref)]
 pub struct DatagramTransport {
     core: Option<Py<CoreLoop>>,
     sock: Option<Py<PyAny>>,
