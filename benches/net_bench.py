@@ -252,6 +252,10 @@ class Bench:
         cpu = result.get("server_cpu_sched_s", result.get("server_cpu_s"))
         if cpu is not None:
             result["cpu_us_per_req"] = cpu / result["requests"] * 1e6
+        if "server_user_s" in result:
+            # The loop's own share: the kernel's (sys) is mostly the TCP stack, the same
+            # for every server doing the same syscalls.
+            result["user_us_per_req"] = result["server_user_s"] / result["requests"] * 1e6
         return result
 
     # -- memory
@@ -382,28 +386,39 @@ def run_all(bench: Bench, args: argparse.Namespace) -> Results:
     res = Results()
     servers = tcp_servers(args.loops, args.styles)
     configs = [(size, conns) for size in args.sizes for conns in args.conns]
-    for rep in range(args.repeat):
-        # Rotate the server order between repetitions so drift does not favour one loop.
-        order = servers[rep % len(servers) :] + servers[: rep % len(servers)]
-        for loop, style in order:
-            srv = bench.start(loop, style)
-            progress(f"[{rep + 1}/{args.repeat}] {srv.name}", srv.error or f"port {srv.port}")
-            if srv.version:
-                res.versions[loop] = srv.version
+    # Every TCP server is started once and idles (blocked in its poller) while the others
+    # are measured. Each cell (size, conns) then runs all servers back to back, so the
+    # servers compared in a row are measured within seconds of each other: this VM's speed
+    # drifts by tens of percent over minutes, which a server-by-server order (each server
+    # through every cell, then the next) turned into differences between loops.
+    running: dict[tuple[str, str], Server] = {}
+    for loop, style in servers:
+        srv = bench.start(loop, style)
+        progress(f"start {srv.name}", srv.error or f"port {srv.port}")
+        if srv.version:
+            res.versions[loop] = srv.version
+        running[(loop, style)] = srv
+    try:
+        for rep in range(args.repeat):
             for size, conns in configs:
-                if srv.error:
-                    result = {"error": srv.error}
-                else:
-                    if not srv.alive():
+                progress(f"[{rep + 1}/{args.repeat}] {fmt_size(size)} x{conns}", "")
+                # Rotate the order between repetitions and cells, so that no loop always
+                # runs right after another.
+                shift = (rep * len(configs) + configs.index((size, conns))) % len(servers)
+                for key in servers[shift:] + servers[:shift]:
+                    srv = running[key]
+                    if not srv.error and not srv.alive():
                         bench.stop(srv)
-                        srv = bench.start(loop, style)
+                        srv = running[key] = bench.start(*key)
                     result = (
                         {"error": srv.error}
                         if srv.error
                         else bench.load(srv, conns, size, args.duration, args.warmup)
                     )
-                res.tcp.setdefault((srv.name, size, conns), []).append(result)
-                progress(f"    {fmt_size(size)} x{conns}", summary(result))
+                    res.tcp.setdefault((srv.name, size, conns), []).append(result)
+                    progress(f"    {srv.name}", summary(result))
+    finally:
+        for srv in running.values():
             bench.stop(srv)
 
     for loop in [*args.loops, RUST] if args.udp else []:
@@ -470,6 +485,10 @@ def cell_cpu(res: Results, name: str, size: int, conns: int) -> float | None:
     return r.get("cpu_us_per_req") if "error" not in r else None
 
 
+def fmt_us(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
 def ratio(value: float | None, base: float | None) -> str:
     if value is None or not base:
         return "-"
@@ -478,7 +497,17 @@ def ratio(value: float | None, base: float | None) -> str:
 
 def tables(res: Results, args: argparse.Namespace) -> list[tuple[str, list[str], list[list[str]]]]:
     out = []
-    head = ["size", "conns", "server", "req/s", "CPU us/req", "x uvloop", "p50 us", "p99 us"]
+    head = [
+        "size",
+        "conns",
+        "server",
+        "req/s",
+        "CPU us/req",
+        "x uvloop",
+        "user us/req",
+        "p50 us",
+        "p99 us",
+    ]
     rows = []
     for size in args.sizes:
         for conns in args.conns:
@@ -487,7 +516,8 @@ def tables(res: Results, args: argparse.Namespace) -> list[tuple[str, list[str],
                 r = pick(res.tcp.get((name, size, conns), []))
                 if "error" in r:
                     rows.append(
-                        [fmt_size(size), str(conns), name, f"error: {r['error']}", "", "", "", ""]
+                        [fmt_size(size), str(conns), name, f"error: {r['error']}"]
+                        + [""] * (len(head) - 4)
                     )
                     continue
                 base = cell_cpu(
@@ -502,6 +532,7 @@ def tables(res: Results, args: argparse.Namespace) -> list[tuple[str, list[str],
                         f"{r['rps']:,.0f}",
                         f"{cpu:.2f}" if cpu is not None else "-",
                         ratio(cpu, base),
+                        fmt_us(r.get("user_us_per_req")),
                         f"{r['p50_us']:.0f}",
                         f"{r['p99_us']:.0f}",
                     ]
@@ -520,7 +551,7 @@ def tables(res: Results, args: argparse.Namespace) -> list[tuple[str, list[str],
         base = base_r.get("cpu_us_per_req") if "error" not in base_r else None
         for name, r in res.udp.items():
             if "error" in r:
-                rows.append([name, f"error: {r['error']}", "", "", "", "", ""])
+                rows.append([name, f"error: {r['error']}", "", "", "", "", "", ""])
                 continue
             cpu = r.get("cpu_us_per_req")
             rows.append(
@@ -529,6 +560,7 @@ def tables(res: Results, args: argparse.Namespace) -> list[tuple[str, list[str],
                     f"{r['rps']:,.0f}",
                     f"{cpu:.2f}" if cpu is not None else "-",
                     ratio(cpu, base),
+                    fmt_us(r.get("user_us_per_req")),
                     f"{r['p50_us']:.0f}",
                     f"{r['p99_us']:.0f}",
                     str(r.get("lost", 0)),
@@ -537,7 +569,16 @@ def tables(res: Results, args: argparse.Namespace) -> list[tuple[str, list[str],
         out.append(
             (
                 f"UDP echo, 1 KiB datagrams, {args.udp_conns} sockets",
-                ["server", "req/s", "CPU us/req", "x uvloop", "p50 us", "p99 us", "lost"],
+                [
+                    "server",
+                    "req/s",
+                    "CPU us/req",
+                    "x uvloop",
+                    "user us/req",
+                    "p50 us",
+                    "p99 us",
+                    "lost",
+                ],
                 rows,
             )
         )

@@ -137,10 +137,30 @@ pub fn parse_value<T: std::str::FromStr>(name: &str, value: Option<String>) -> R
         .map_err(|_| format!("bad value for {name}: {v:?}"))
 }
 
-/// CPU time of process `pid` in seconds: utime + stime from /proc/PID/stat (clock-tick
-/// resolution, all threads).
-pub fn proc_cpu_stat(pid: u32) -> io::Result<f64> {
+/// CPU time of process `pid`, all threads, from /proc/PID/stat (clock-tick resolution).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CpuTimes {
+    /// Seconds in user space (utime).
+    pub user: f64,
+    /// Seconds in the kernel on the process's behalf (stime).
+    pub sys: f64,
+}
+
+impl CpuTimes {
+    /// user + sys.
+    pub fn total(&self) -> f64 {
+        self.user + self.sys
+    }
+}
+
+/// Reads process `pid`'s [`CpuTimes`].
+pub fn proc_cpu_stat(pid: u32) -> io::Result<CpuTimes> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    parse_proc_stat(&text)
+}
+
+/// Parses the text of /proc/PID/stat into [`CpuTimes`].
+pub fn parse_proc_stat(text: &str) -> io::Result<CpuTimes> {
     let bad = || {
         io::Error::new(
             io::ErrorKind::InvalidData,
@@ -155,7 +175,10 @@ pub fn proc_cpu_stat(pid: u32) -> io::Result<f64> {
     // SAFETY: plain sysconf query.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     let hz = if hz > 0 { hz as f64 } else { 100.0 };
-    Ok((utime + stime) as f64 / hz)
+    Ok(CpuTimes {
+        user: utime as f64 / hz,
+        sys: stime as f64 / hz,
+    })
 }
 
 /// CPU time of process `pid` in seconds with nanosecond resolution: the sum of the
@@ -172,4 +195,22 @@ pub fn proc_cpu_sched(pid: u32) -> Option<f64> {
         total += text.split_whitespace().next()?.parse::<u64>().ok()?;
     }
     Some(total as f64 / 1e9)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_stat_splits_user_and_sys() {
+        // A command name with spaces and a parenthesis, as /proc allows.
+        let text = "42 (py (x) y) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0";
+        let t = parse_proc_stat(text).unwrap();
+        // SAFETY: plain sysconf query.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        assert_eq!(t.user, 250.0 / hz);
+        assert_eq!(t.sys, 50.0 / hz);
+        assert_eq!(t.total(), 300.0 / hz);
+        assert!(parse_proc_stat("no parenthesis").is_err());
+    }
 }

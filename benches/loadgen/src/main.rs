@@ -16,8 +16,8 @@ use std::os::unix::io::AsRawFd;
 use std::time::{Duration, Instant};
 
 use oxloop_loadgen::{
-    event_buffer, loopback_host, parse_value, proc_cpu_sched, proc_cpu_stat, raise_nofile, Epoll,
-    EPOLLERR, EPOLLET, EPOLLIN, EPOLLOUT, EPOLLRDHUP,
+    event_buffer, loopback_host, parse_value, proc_cpu_sched, proc_cpu_stat, raise_nofile,
+    CpuTimes, Epoll, EPOLLERR, EPOLLET, EPOLLIN, EPOLLOUT, EPOLLRDHUP,
 };
 
 const USAGE: &str = "usage: oxloop-loadgen --port P [--host 127.0.0.1] [--udp] [--conns N] \
@@ -148,7 +148,7 @@ impl Clock {
 
 struct ServerCpu {
     pid: u32,
-    stat: f64,
+    stat: CpuTimes,
     sched: Option<f64>,
 }
 
@@ -320,9 +320,11 @@ fn report(
     );
     if let (Some(a), Some(b)) = cpu {
         line += &format!(
-            ",\"server_pid\":{},\"server_cpu_s\":{:.4}",
+            ",\"server_pid\":{},\"server_cpu_s\":{:.4},\"server_user_s\":{:.4},\"server_sys_s\":{:.4}",
             a.pid,
-            b.stat - a.stat
+            b.stat.total() - a.stat.total(),
+            b.stat.user - a.stat.user,
+            b.stat.sys - a.stat.sys,
         );
         if let (Some(x), Some(y)) = (a.sched, b.sched) {
             line += &format!(",\"server_cpu_sched_s\":{:.6}", y - x);
