@@ -1,15 +1,25 @@
 //! `DatagramTransport`: asyncio's datagram transport over a UDP (or Unix
 //! datagram) socket, calling the Python protocol directly.
 //!
-//! Addresses stay Python objects: datagrams go through the socket object's
-//! `recvfrom_into`/`sendto`/`send` (looked up once per transport), which
-//! convert them. Datagrams are received into one buffer per thread and
-//! copied out at their size (into a recycled `bytes` object when one fits):
-//! `recvfrom(256 KiB)` allocated 256 KiB per datagram, which glibc serves
-//! with mmap + mremap + munmap and two page faults once it is above the
-//! mmap threshold. OS errors of single datagrams go to
-//! `protocol.error_received`, as in asyncio; datagrams the kernel cannot take
-//! yet are queued whole and sent by the writer callback.
+//! IPv4 and IPv6 datagrams are received and sent with the syscalls
+//! themselves; their peers' Python addresses are remembered per transport
+//! (`datagram_addr.rs`). Other families (Unix datagram sockets), and
+//! `sendto` to an address object not made here, go through the socket
+//! object's `recvfrom_into`/`sendto`/`send` (looked up once per transport),
+//! which convert the addresses. Datagrams are received into one buffer per
+//! thread and copied out at their size (into a recycled `bytes` object when
+//! one fits): `recvfrom(256 KiB)` allocated 256 KiB per datagram, which
+//! glibc serves with mmap + mremap + munmap and two page faults once it is
+//! above the mmap threshold.
+//!
+//! One readiness reads up to [`READS_PER_READY`] datagrams (as libuv does),
+//! not one as asyncio does: a socket with several datagrams waiting costs one
+//! poll per batch instead of one per datagram. The batch stops when the
+//! socket is empty or the transport is paused or closed.
+//!
+//! OS errors of single datagrams go to `protocol.error_received`, as in
+//! asyncio; datagrams the kernel cannot take yet are queued whole and sent
+//! by the writer callback.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -26,13 +36,17 @@ use reactor::Side;
 use super::common::{
     asyncio_class, check_write_type, forget_transport, is_fatal, logger, water_marks,
 };
-use super::recycled_bytes;
+use super::datagram_addr::{PeerCache, RawAddr};
+use super::{recycled_bytes, sys};
+use crate::errors::os_error;
 use crate::event_loop::CoreLoop;
 
 /// Bytes asked of `recvfrom_into` (asyncio's `max_size`).
 const MAX_DATAGRAM: usize = 256 * 1024;
 const DEFAULT_HIGH: usize = 64 * 1024;
 const CONNLOST_LOG_THRESHOLD: u32 = 5;
+/// Datagrams read per readiness at most (libuv's figure).
+const READS_PER_READY: usize = 32;
 
 static DATAGRAM_CLASS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
@@ -86,6 +100,11 @@ pub struct DatagramTransport {
     conn_lost: u32,
     /// Whether an empty datagram is sent (Python 3.12+) or dropped (3.11).
     send_empty: bool,
+    /// IPv4 or IPv6: datagrams and addresses are handled here, not by the
+    /// socket object.
+    inet: bool,
+    /// The peers whose addresses were made here.
+    peers: PeerCache,
 }
 
 fn core_of<'py>(slf: &Bound<'py, DatagramTransport>) -> Option<Bound<'py, CoreLoop>> {
@@ -248,7 +267,7 @@ fn send_one(
     addr: &Bound<'_, PyAny>,
 ) -> PyResult<Option<()>> {
     let py = slf.py();
-    let (connected, call) = {
+    let (connected, call, direct) = {
         let t = slf.borrow();
         let Some(calls) = t.calls.as_ref() else {
             return Ok(Some(()));
@@ -258,8 +277,24 @@ fn send_one(
         } else {
             calls.sendto.clone_ref(py)
         };
-        (t.connected, call)
+        // A connected socket needs no address; otherwise only a remembered
+        // peer's address object has its sockaddr at hand.
+        let direct = if t.connected {
+            t.inet.then_some((t.fd, None))
+        } else if t.inet {
+            t.peers.raw_of(addr).map(|raw| (t.fd, Some(raw)))
+        } else {
+            None
+        };
+        (t.connected, call, direct)
     };
+    if let (Some((fd, to)), Ok(bytes)) = (direct, data.cast::<PyBytes>()) {
+        let sent = match &to {
+            Some(to) => sys::sendto(fd, bytes.as_bytes(), to),
+            None => sys::send(fd, bytes.as_bytes()),
+        };
+        return sent.map(|n| n.map(drop)).map_err(os_error);
+    }
     let res = if connected {
         call.bind(py).call1((data,))
     } else {
@@ -277,6 +312,87 @@ fn send_one(
     }
 }
 
+/// Receives one datagram and hands it to the protocol. False when there was
+/// none, or reading must stop (an error was reported, the transport closed).
+fn read_one(slf: &Bound<'_, DatagramTransport>) -> PyResult<bool> {
+    let py = slf.py();
+    let (recvfrom_into, cached, fd, inet) = {
+        let t = slf.borrow();
+        if t.conn_lost > 0 {
+            return Ok(false);
+        }
+        let Some(calls) = t.calls.as_ref() else {
+            return Ok(false);
+        };
+        (
+            calls.recvfrom_into.clone_ref(py),
+            t.datagram_received.as_ref().map(|c| c.clone_ref(py)),
+            t.fd,
+            t.inet,
+        )
+    };
+    let buf = receive_buffer(py)?;
+    let got = if inet {
+        let mut from = RawAddr::empty();
+        // SAFETY: the bytearray is only reached through `receive_buffer`, on this
+        // thread, and nothing resizes it; no Python code runs while the slice is alive.
+        let got = sys::recvfrom(fd, unsafe { buf.as_bytes_mut() }, &mut from);
+        match got {
+            Ok(None) => return Ok(false),
+            Ok(Some(n)) => {
+                let addr = slf.borrow_mut().peers.address_for(py, &from)?;
+                Ok((
+                    n,
+                    addr.map_or_else(|| py.None().into_bound(py), |a| a.into_bound(py)),
+                ))
+            }
+            Err(e) => Err(os_error(e)),
+        }
+    } else {
+        recvfrom_into
+            .bind(py)
+            .call1((&buf,))
+            .and_then(|pair| pair.extract::<(usize, Bound<'_, PyAny>)>())
+    };
+    let (n, addr) = match got {
+        Ok(pair) => pair,
+        Err(e)
+            if e.is_instance_of::<pyo3::exceptions::PyBlockingIOError>(py)
+                || e.is_instance_of::<pyo3::exceptions::PyInterruptedError>(py) =>
+        {
+            return Ok(false)
+        }
+        Err(e) if e.is_instance_of::<PyOSError>(py) => {
+            return error_received(slf, e).map(|_| false)
+        }
+        Err(e) => {
+            return fatal_error(slf, e, "Fatal read error on datagram transport").map(|_| false)
+        }
+    };
+    let cb = match cached {
+        Some(cb) => cb,
+        None => {
+            let Some(p) = protocol_of(slf) else {
+                return Ok(false);
+            };
+            let cb = p
+                .bind(py)
+                .getattr(intern!(py, "datagram_received"))?
+                .unbind();
+            slf.borrow_mut().datagram_received = Some(cb.clone_ref(py));
+            cb
+        }
+    };
+    // SAFETY: as above; the slice is copied out at once.
+    let data = unsafe {
+        let received = buf.as_bytes().get(..n).unwrap_or_default();
+        recycled_bytes::bytes_for(py, received)
+    };
+    let outcome = cb.bind(py).call1((data.obj.bind(py), addr));
+    recycled_bytes::recycle(py, data);
+    outcome.map(|_| true)
+}
+
 #[pymethods]
 impl DatagramTransport {
     #[new]
@@ -292,6 +408,7 @@ impl DatagramTransport {
         let core = event_loop.cast::<CoreLoop>()?.clone().unbind();
         let fd_obj = sock.call_method0(intern!(py, "fileno"))?;
         let fd: RawFd = fd_obj.extract()?;
+        let family: i32 = sock.getattr(intern!(py, "family"))?.extract()?;
         let connected = match extra.get_item("peername")? {
             Some(p) => p.is_truthy()?,
             None => false,
@@ -323,6 +440,8 @@ impl DatagramTransport {
             protocol_paused: false,
             conn_lost: 0,
             send_empty: py.version_info() >= (3, 12),
+            inet: family == libc::AF_INET || family == libc::AF_INET6,
+            peers: PeerCache::default(),
         })
     }
 
@@ -356,58 +475,18 @@ impl DatagramTransport {
     }
 
     fn _read_ready(slf: &Bound<'_, Self>) -> PyResult<()> {
-        let py = slf.py();
-        let (recvfrom_into, cached) = {
-            let t = slf.borrow();
-            if t.conn_lost > 0 {
-                return Ok(());
+        for i in 0..READS_PER_READY {
+            if i > 0 {
+                let t = slf.borrow();
+                if t.closing || t.paused || t.conn_lost > 0 {
+                    break;
+                }
             }
-            let Some(calls) = t.calls.as_ref() else {
-                return Ok(());
-            };
-            (
-                calls.recvfrom_into.clone_ref(py),
-                t.datagram_received.as_ref().map(|c| c.clone_ref(py)),
-            )
-        };
-        let buf = receive_buffer(py)?;
-        let got = recvfrom_into.bind(py).call1((&buf,));
-        let pair = match got {
-            Ok(pair) => pair,
-            Err(e)
-                if e.is_instance_of::<pyo3::exceptions::PyBlockingIOError>(py)
-                    || e.is_instance_of::<pyo3::exceptions::PyInterruptedError>(py) =>
-            {
-                return Ok(())
+            if !read_one(slf)? {
+                break;
             }
-            Err(e) if e.is_instance_of::<PyOSError>(py) => return error_received(slf, e),
-            Err(e) => return fatal_error(slf, e, "Fatal read error on datagram transport"),
-        };
-        let cb = match cached {
-            Some(cb) => cb,
-            None => {
-                let Some(p) = protocol_of(slf) else {
-                    return Ok(());
-                };
-                let cb = p
-                    .bind(py)
-                    .getattr(intern!(py, "datagram_received"))?
-                    .unbind();
-                slf.borrow_mut().datagram_received = Some(cb.clone_ref(py));
-                cb
-            }
-        };
-        let (n, addr): (usize, Bound<'_, PyAny>) = pair.extract()?;
-        // SAFETY: the bytearray is only reached through `receive_buffer`, on this
-        // thread, and nothing resizes it; no Python code runs while the slice is alive
-        // (it is copied out at once).
-        let data = unsafe {
-            let received = buf.as_bytes().get(..n).unwrap_or_default();
-            recycled_bytes::bytes_for(py, received)
-        };
-        let outcome = cb.bind(py).call1((data.obj.bind(py), addr));
-        recycled_bytes::recycle(py, data);
-        outcome.map(drop)
+        }
+        Ok(())
     }
 
     fn _write_ready(slf: &Bound<'_, Self>) -> PyResult<()> {
@@ -718,6 +797,9 @@ impl DatagramTransport {
             visit.call(d)?;
             visit.call(a)?;
         }
+        for obj in self.peers.objects() {
+            visit.call(obj)?;
+        }
         if let Some(c) = &self.core {
             visit.call(c)?;
         }
@@ -732,5 +814,6 @@ impl DatagramTransport {
         self.write_ready = None;
         self.calls = None;
         self.queue.clear();
+        self.peers.clear();
     }
 }

@@ -2,6 +2,7 @@
 
 mod common;
 pub(crate) mod datagram;
+mod datagram_addr;
 mod extra;
 mod pipe_base;
 mod rawbuf;

@@ -89,3 +89,45 @@ pub(crate) fn write(fd: RawFd, buf: &[u8]) -> io::Result<Option<usize>> {
     // SAFETY: `buf` is a valid readable region of `buf.len()` bytes for the call.
     check(unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) })
 }
+
+/// `recvfrom(fd, buf)`: the datagram's length (truncated to `buf`), its
+/// sender written into `from`.
+pub(crate) fn recvfrom(
+    fd: RawFd,
+    buf: &mut [u8],
+    from: &mut super::datagram_addr::RawAddr,
+) -> io::Result<Option<usize>> {
+    from.len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: `buf` is a valid writable region of `buf.len()` bytes, and `from.storage`
+    // one of `from.len` bytes, for the call; the kernel writes at most that much.
+    check(unsafe {
+        libc::recvfrom(
+            fd,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            0,
+            (&mut from.storage as *mut libc::sockaddr_storage).cast(),
+            &mut from.len,
+        )
+    })
+}
+
+/// `sendto(fd, buf, to)`: one datagram.
+pub(crate) fn sendto(
+    fd: RawFd,
+    buf: &[u8],
+    to: &super::datagram_addr::RawAddr,
+) -> io::Result<Option<usize>> {
+    // SAFETY: `buf` is a valid readable region of `buf.len()` bytes, and `to.storage`
+    // holds an address of `to.len` bytes; the kernel only reads them.
+    check(unsafe {
+        libc::sendto(
+            fd,
+            buf.as_ptr().cast(),
+            buf.len(),
+            libc::MSG_NOSIGNAL,
+            (&to.storage as *const libc::sockaddr_storage).cast(),
+            to.len,
+        )
+    })
+}
