@@ -42,6 +42,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         executors::at_exit::executors_after_fork_in_child,
         m
     )?)?;
+    m.add_function(wrap_pyfunction!(
+        transports::subclass_methods::install_subclass_methods,
+        m
+    )?)?;
     fast_call::install(m.py())?;
     transports::install_raw_methods(m.py())?;
     Ok(())

@@ -198,3 +198,25 @@ def test_a_failing_call_soon_check_leaves_no_running_loop():
         assert not lp.is_running()
     finally:
         lp.close()
+
+
+def test_transport_subclasses_have_their_own_checked_methods():
+    # The transports the loop makes are Python subclasses (for a __dict__)
+    # with method descriptors of their own: they still refuse other receivers,
+    # and the installer refuses classes that are not transports.
+    from oxloop import _core, _patchable
+
+    for cls, base in (
+        (_patchable.SocketTransport, _core.SocketTransport),
+        (_patchable.DatagramTransport, _core.DatagramTransport),
+    ):
+        assert issubclass(cls, base)
+        assert "get_extra_info" in vars(cls)
+        with pytest.raises(TypeError):
+            vars(cls)["get_extra_info"](object(), "socket")
+    with pytest.raises(TypeError):
+        _patchable.SocketTransport.write(object(), b"x")
+    with pytest.raises(TypeError):
+        _core._install_subclass_methods(int)
+    # The Rust classes themselves are left as they are.
+    _core._install_subclass_methods(_core.SocketTransport)

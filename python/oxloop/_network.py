@@ -20,7 +20,7 @@ import stat
 import sys
 from asyncio import constants, exceptions, futures, staggered, tasks, trsock
 
-from . import _core
+from . import _core, _patchable
 from ._server import Server
 
 try:
@@ -248,7 +248,7 @@ class NetworkMixin:
     # -- transports -------------------------------------------------------------------------
 
     def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None, server=None):
-        transport = _core.SocketTransport(self, sock, protocol, extra, server)
+        transport = _patchable.SocketTransport(self, sock, protocol, extra, server)
         self._transports[transport._sock_fd] = transport
         if server is not None:
             server._attach(transport)
@@ -950,7 +950,7 @@ class NetworkMixin:
     # -- datagrams -----------------------------------------------------------------------------
 
     def _make_datagram_transport(self, sock, protocol, address=None, waiter=None, extra=None):
-        transport = _core.DatagramTransport(
+        transport = _patchable.DatagramTransport(
             self, sock, protocol, _transport_extra(sock, extra), address
         )
         self._transports[transport._sock_fd] = transport

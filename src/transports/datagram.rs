@@ -75,7 +75,7 @@ struct SockCalls {
 }
 
 /// A datagram transport.
-#[pyclass(module = "oxloop._core", name = "DatagramTransport", weakref)]
+#[pyclass(module = "oxloop._core", name = "DatagramTransport", weakref, subclass)]
 pub struct DatagramTransport {
     core: Option<Py<CoreLoop>>,
     sock: Option<Py<PyAny>>,

@@ -10,6 +10,7 @@ pub(crate) mod read_pipe;
 mod recycled_bytes;
 pub(crate) mod stream;
 mod stream_raw;
+pub(crate) mod subclass_methods;
 mod sys;
 
 pub(crate) use stream_raw::install as install_raw_methods;

@@ -83,7 +83,7 @@ struct ProtocolCalls {
 }
 
 /// A stream transport over a connected socket.
-#[pyclass(module = "oxloop._core", name = "SocketTransport", weakref)]
+#[pyclass(module = "oxloop._core", name = "SocketTransport", weakref, subclass)]
 pub struct SocketTransport {
     /// The loop; `None` once `connection_lost` ran.
     core: Option<Py<CoreLoop>>,
