@@ -104,6 +104,25 @@ impl CallContext {
         }
     }
 
+    /// The context for a new call: `context` when given, else a copy of
+    /// the current context, as asyncio does.
+    fn for_call(
+        py: Python<'_>,
+        context: Option<Bound<'_, PyAny>>,
+        crowded: bool,
+    ) -> PyResult<Self> {
+        match context {
+            Some(c) if !c.is_none() => Ok(CallContext::Shared(c.unbind())),
+            _ => CallContext::copy_current(py, crowded),
+        }
+    }
+
+    /// Lets go of the context (a private copy goes back on the collector's
+    /// list first, as CPython's dealloc expects). The GIL must be held.
+    fn release(mut self) {
+        self.retrack();
+    }
+
     /// The context to run in: `None` for `Empty` (the loop lends its own).
     fn for_run(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         match self {
@@ -146,10 +165,7 @@ impl Parts {
         source_traceback: Option<Py<PyAny>>,
         crowded: bool,
     ) -> PyResult<Self> {
-        let context = match context {
-            Some(c) if !c.is_none() => CallContext::Shared(c.unbind()),
-            _ => CallContext::copy_current(py, crowded)?,
-        };
+        let context = CallContext::for_call(py, context, crowded)?;
         Ok(Parts {
             call: Some((callback.unbind(), args.unbind())),
             context,
@@ -221,10 +237,30 @@ impl Handle {
         source_traceback: Option<Py<PyAny>>,
         crowded: bool,
     ) -> PyResult<()> {
-        let parts = Parts::new(py, callback, args, context, source_traceback, crowded)?;
-        // SAFETY: the closure only swaps values; the old parts are dropped afterwards.
-        let old = unsafe { self.parts.with(py, |p| std::mem::replace(p, parts)) };
-        drop(old);
+        let context = CallContext::for_call(py, context, crowded)?;
+        let call = Some((callback.unbind(), args.unbind()));
+        let debug = source_traceback.map(|source_traceback| {
+            Box::new(DebugInfo {
+                source_traceback,
+                cancelled_source: None,
+            })
+        });
+        // Field by field, not a new `Parts`: a whole `Parts` dropped costs more
+        // than the three (usually empty) old values. They are dropped after the
+        // closure, since dropping may run Python code.
+        // SAFETY: the closure only swaps values.
+        let (old_call, old_context, old_debug) = unsafe {
+            self.parts.with(py, |p| {
+                (
+                    std::mem::replace(&mut p.call, call),
+                    std::mem::replace(&mut p.context, context),
+                    std::mem::replace(&mut p.debug, debug),
+                )
+            })
+        };
+        old_context.release();
+        drop(old_call);
+        drop(old_debug);
         self.cancelled.store(false, Relaxed);
         Ok(())
     }
@@ -286,14 +322,19 @@ impl Handle {
 
     /// Drops everything the handle holds, before it waits for reuse.
     pub(crate) fn retire(&self, py: Python<'_>) {
-        let empty = Parts {
-            call: None,
-            context: CallContext::Gone,
-            debug: None,
+        // SAFETY: the closure only moves values out; they are dropped afterwards.
+        let (call, context, debug) = unsafe {
+            self.parts.with(py, |p| {
+                (
+                    p.call.take(),
+                    std::mem::replace(&mut p.context, CallContext::Gone),
+                    p.debug.take(),
+                )
+            })
         };
-        // SAFETY: the closure only swaps values; the old parts are dropped afterwards.
-        let old = unsafe { self.parts.with(py, |p| std::mem::replace(p, empty)) };
-        drop(old);
+        context.release();
+        drop(call);
+        drop(debug);
     }
 
     /// Marks the handle as one that runs each time its fd is ready.
