@@ -134,7 +134,8 @@ impl CallContext {
     }
 }
 
-/// What a handle holds: replaced wholesale when a handle is recycled.
+/// What a handle holds; a recycled handle gets new values field by field
+/// (`Handle::reinit`, `Handle::retire`).
 struct Parts {
     /// `callback(*args)`, until the handle can never run again.
     call: Option<(Py<PyAny>, Py<PyTuple>)>,
