@@ -67,7 +67,8 @@ fn receive_buffer(py: Python<'_>) -> PyResult<Bound<'_, PyByteArray>> {
     Ok(made)
 }
 
-/// The socket methods used per datagram.
+/// The socket methods used per datagram where the transport does not make
+/// the syscalls itself (see the module notes).
 struct SockCalls {
     recvfrom_into: Py<PyAny>,
     sendto: Py<PyAny>,
@@ -267,16 +268,11 @@ fn send_one(
     addr: &Bound<'_, PyAny>,
 ) -> PyResult<Option<()>> {
     let py = slf.py();
-    let (connected, call, direct) = {
+    let (connected, direct) = {
         let t = slf.borrow();
-        let Some(calls) = t.calls.as_ref() else {
+        if t.calls.is_none() {
             return Ok(Some(()));
-        };
-        let call = if t.connected {
-            calls.send.clone_ref(py)
-        } else {
-            calls.sendto.clone_ref(py)
-        };
+        }
         // A connected socket needs no address; otherwise only a remembered
         // peer's address object has its sockaddr at hand.
         let direct = if t.connected {
@@ -286,7 +282,7 @@ fn send_one(
         } else {
             None
         };
-        (t.connected, call, direct)
+        (t.connected, direct)
     };
     if let (Some((fd, to)), Ok(bytes)) = (direct, data.cast::<PyBytes>()) {
         let sent = match &to {
@@ -295,6 +291,17 @@ fn send_one(
         };
         return sent.map(|n| n.map(drop)).map_err(os_error);
     }
+    let call = {
+        let t = slf.borrow();
+        let Some(calls) = t.calls.as_ref() else {
+            return Ok(Some(()));
+        };
+        if connected {
+            calls.send.clone_ref(py)
+        } else {
+            calls.sendto.clone_ref(py)
+        }
+    };
     let res = if connected {
         call.bind(py).call1((data,))
     } else {
@@ -314,9 +321,13 @@ fn send_one(
 
 /// Receives one datagram and hands it to the protocol. False when there was
 /// none, or reading must stop (an error was reported, the transport closed).
-fn read_one(slf: &Bound<'_, DatagramTransport>) -> PyResult<bool> {
+fn read_one(
+    slf: &Bound<'_, DatagramTransport>,
+    buf: &Bound<'_, PyByteArray>,
+    from: &mut RawAddr,
+) -> PyResult<bool> {
     let py = slf.py();
-    let (recvfrom_into, cached, fd, inet) = {
+    let (recvfrom_into, cached, fd) = {
         let t = slf.borrow();
         if t.conn_lost > 0 {
             return Ok(false);
@@ -325,22 +336,25 @@ fn read_one(slf: &Bound<'_, DatagramTransport>) -> PyResult<bool> {
             return Ok(false);
         };
         (
-            calls.recvfrom_into.clone_ref(py),
+            // Only other families go through the socket object.
+            (!t.inet).then(|| calls.recvfrom_into.clone_ref(py)),
             t.datagram_received.as_ref().map(|c| c.clone_ref(py)),
             t.fd,
-            t.inet,
         )
     };
-    let buf = receive_buffer(py)?;
-    let got = if inet {
-        let mut from = RawAddr::empty();
+    let got = if let Some(recvfrom_into) = recvfrom_into {
+        recvfrom_into
+            .bind(py)
+            .call1((buf,))
+            .and_then(|pair| pair.extract::<(usize, Bound<'_, PyAny>)>())
+    } else {
         // SAFETY: the bytearray is only reached through `receive_buffer`, on this
         // thread, and nothing resizes it; no Python code runs while the slice is alive.
-        let got = sys::recvfrom(fd, unsafe { buf.as_bytes_mut() }, &mut from);
+        let got = sys::recvfrom(fd, unsafe { buf.as_bytes_mut() }, from);
         match got {
             Ok(None) => return Ok(false),
             Ok(Some(n)) => {
-                let addr = slf.borrow_mut().peers.address_for(py, &from)?;
+                let addr = slf.borrow_mut().peers.address_for(py, from)?;
                 Ok((
                     n,
                     addr.map_or_else(|| py.None().into_bound(py), |a| a.into_bound(py)),
@@ -348,11 +362,6 @@ fn read_one(slf: &Bound<'_, DatagramTransport>) -> PyResult<bool> {
             }
             Err(e) => Err(os_error(e)),
         }
-    } else {
-        recvfrom_into
-            .bind(py)
-            .call1((&buf,))
-            .and_then(|pair| pair.extract::<(usize, Bound<'_, PyAny>)>())
     };
     let (n, addr) = match got {
         Ok(pair) => pair,
@@ -383,7 +392,8 @@ fn read_one(slf: &Bound<'_, DatagramTransport>) -> PyResult<bool> {
             cb
         }
     };
-    // SAFETY: as above; the slice is copied out at once.
+    // SAFETY: the bytearray is only reached through `receive_buffer`, on this thread,
+    // and nothing resizes it; the slice is copied out at once, before any Python code.
     let data = unsafe {
         let received = buf.as_bytes().get(..n).unwrap_or_default();
         recycled_bytes::bytes_for(py, received)
@@ -475,6 +485,8 @@ impl DatagramTransport {
     }
 
     fn _read_ready(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let buf = receive_buffer(slf.py())?;
+        let mut from = RawAddr::empty();
         for i in 0..READS_PER_READY {
             if i > 0 {
                 let t = slf.borrow();
@@ -482,7 +494,7 @@ impl DatagramTransport {
                     break;
                 }
             }
-            if !read_one(slf)? {
+            if !read_one(slf, &buf, &mut from)? {
                 break;
             }
         }
