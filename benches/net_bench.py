@@ -495,19 +495,26 @@ def ratio(value: float | None, base: float | None) -> str:
     return f"{value / base:.2f}x"
 
 
+# The columns of one load run, shared by the TCP and UDP tables (`measured`).
+MEASURED_HEAD = ["req/s", "CPU us/req", "x uvloop", "user us/req", "p50 us", "p99 us"]
+
+
+def measured(r: dict, base: float | None) -> list[str]:
+    """A load run's cells under MEASURED_HEAD; `base` is the CPU/request to compare with."""
+    cpu = r.get("cpu_us_per_req")
+    return [
+        f"{r['rps']:,.0f}",
+        f"{cpu:.2f}" if cpu is not None else "-",
+        ratio(cpu, base),
+        fmt_us(r.get("user_us_per_req")),
+        f"{r['p50_us']:.0f}",
+        f"{r['p99_us']:.0f}",
+    ]
+
+
 def tables(res: Results, args: argparse.Namespace) -> list[tuple[str, list[str], list[list[str]]]]:
     out = []
-    head = [
-        "size",
-        "conns",
-        "server",
-        "req/s",
-        "CPU us/req",
-        "x uvloop",
-        "user us/req",
-        "p50 us",
-        "p99 us",
-    ]
+    head = ["size", "conns", "server", *MEASURED_HEAD]
     rows = []
     for size in args.sizes:
         for conns in args.conns:
@@ -523,20 +530,7 @@ def tables(res: Results, args: argparse.Namespace) -> list[tuple[str, list[str],
                 base = cell_cpu(
                     res, f"{BASELINE}/{'protocol' if loop == RUST else style}", size, conns
                 )
-                cpu = r.get("cpu_us_per_req")
-                rows.append(
-                    [
-                        fmt_size(size),
-                        str(conns),
-                        name,
-                        f"{r['rps']:,.0f}",
-                        f"{cpu:.2f}" if cpu is not None else "-",
-                        ratio(cpu, base),
-                        fmt_us(r.get("user_us_per_req")),
-                        f"{r['p50_us']:.0f}",
-                        f"{r['p99_us']:.0f}",
-                    ]
-                )
+                rows.append([fmt_size(size), str(conns), name, *measured(r, base)])
     out.append(
         (
             "TCP echo, closed loop (x uvloop: CPU/request vs uvloop in the same style; "
@@ -549,39 +543,13 @@ def tables(res: Results, args: argparse.Namespace) -> list[tuple[str, list[str],
         rows = []
         base_r = res.udp.get(f"{BASELINE}/udp", {})
         base = base_r.get("cpu_us_per_req") if "error" not in base_r else None
+        udp_head = ["server", *MEASURED_HEAD, "lost"]
         for name, r in res.udp.items():
             if "error" in r:
-                rows.append([name, f"error: {r['error']}", "", "", "", "", "", ""])
+                rows.append([name, f"error: {r['error']}"] + [""] * (len(udp_head) - 2))
                 continue
-            cpu = r.get("cpu_us_per_req")
-            rows.append(
-                [
-                    name,
-                    f"{r['rps']:,.0f}",
-                    f"{cpu:.2f}" if cpu is not None else "-",
-                    ratio(cpu, base),
-                    fmt_us(r.get("user_us_per_req")),
-                    f"{r['p50_us']:.0f}",
-                    f"{r['p99_us']:.0f}",
-                    str(r.get("lost", 0)),
-                ]
-            )
-        out.append(
-            (
-                f"UDP echo, 1 KiB datagrams, {args.udp_conns} sockets",
-                [
-                    "server",
-                    "req/s",
-                    "CPU us/req",
-                    "x uvloop",
-                    "user us/req",
-                    "p50 us",
-                    "p99 us",
-                    "lost",
-                ],
-                rows,
-            )
-        )
+            rows.append([name, *measured(r, base), str(r.get("lost", 0))])
+        out.append((f"UDP echo, 1 KiB datagrams, {args.udp_conns} sockets", udp_head, rows))
     if res.rss:
         rows = []
         for name, r in res.rss.items():
