@@ -189,7 +189,7 @@ impl Drop for Parts {
 }
 
 /// A scheduled callback.
-#[pyclass(subclass, frozen, module = "oxloop._core", name = "Handle")]
+#[pyclass(subclass, frozen, weakref, module = "oxloop._core", name = "Handle")]
 pub struct Handle {
     parts: GilCell<Parts>,
     cancelled: AtomicBool,
@@ -314,11 +314,22 @@ impl Handle {
     }
 
     /// Whether the loop may recycle this handle now that it ran: a plain
-    /// one-shot handle that nothing else refers to.
+    /// one-shot handle that nothing else refers to, not even weakly (a weak
+    /// reference must see the handle die, not come back as another).
     pub(crate) fn is_recyclable(slf: &Py<Handle>) -> bool {
         let h = slf.get();
+        let ptr = slf.as_ptr();
         // SAFETY: reading the reference count of a live object we hold.
-        h.one_shot && h.timer_of.is_none() && unsafe { ffi::Py_REFCNT(slf.as_ptr()) } == 1
+        h.one_shot && h.timer_of.is_none() && unsafe { ffi::Py_REFCNT(ptr) } == 1 && {
+            // SAFETY: `Handle` is declared `weakref`, so its type (and any subclass)
+            // has a weak-reference list pointer at `tp_weaklistoffset` (> 0) inside
+            // the live object; reading it has no side effects.
+            unsafe {
+                let offset = (*ffi::Py_TYPE(ptr)).tp_weaklistoffset;
+                offset <= 0
+                    || (*ptr.cast::<u8>().offset(offset).cast::<*mut ffi::PyObject>()).is_null()
+            }
+        }
     }
 
     /// Drops everything the handle holds, before it waits for reuse.

@@ -800,6 +800,36 @@ def test_recycled_handles_behave_like_new_ones():
     lp.close()
 
 
+def test_handles_take_weak_references(loop):
+    """asyncio's handles support weak references (WeakValueDictionary of
+    timers is a common pattern); a weak reference to a handle that ran and
+    was released dies, and the loop never hands that object out again."""
+    import weakref
+
+    table = weakref.WeakValueDictionary()
+    ran = []
+    table["soon"] = loop.call_soon(ran.append, 1)
+    table["later"] = loop.call_later(0.001, ran.append, 2)
+    ref = weakref.ref(loop.call_soon(ran.append, 3))
+    assert sorted(table) == ["later", "soon"]
+    loop.run_until_complete(asyncio.sleep(0.01))
+    assert ran == [1, 3, 2]
+    assert ref() is None
+    assert len(table) == 0
+    # New handles (possibly recycled ones) are not the dead ones come back.
+    later = [loop.call_soon(ran.append, n) for n in range(100)]
+    loop.run_until_complete(asyncio.sleep(0))
+    assert ref() is None
+    assert len(later) == 100
+
+
+def test_closed_attribute_follows_close(loop):
+    """`loop._closed` exists on asyncio's and uvloop's loops; code reads it."""
+    assert loop._closed is False
+    loop.close()
+    assert loop._closed is True
+
+
 def test_set_default_executor_refuses_other_executors_like_asyncio(loop):
     import concurrent.futures
 

@@ -162,6 +162,12 @@ class Loop(
             raise RuntimeError("Event loop stopped before Future completed.")
         return future.result()
 
+    @property
+    def _closed(self):
+        # asyncio's and uvloop's loops have this attribute; code written against
+        # them reads it.
+        return self.is_closed()
+
     def close(self):
         """Close the loop: drop pending callbacks, release the executor."""
         if self.is_running():
