@@ -698,6 +698,31 @@ def test_emfile_on_accept_backs_off_and_resumes(name):
     assert float(fields[fields.index("CPU") + 1]) < 0.3, out  # backed off, no busy loop
 
 
+@pytest.mark.parametrize("kind", ["stream", "datagram"])
+def test_transport_left_open_warns_when_the_closed_loop_lets_go(loop, kind):
+    """asyncio's `__del__`: a transport nobody closed warns ResourceWarning
+    ("unclosed transport") once the closed loop no longer refers to it, and
+    closes its socket."""
+    import gc
+    import warnings
+
+    if kind == "stream":
+        mine, peer = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        make = loop.create_unix_connection(asyncio.Protocol, sock=mine)
+    else:
+        mine, peer = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        make = loop.create_datagram_endpoint(asyncio.DatagramProtocol, sock=mine)
+    with peer:
+        loop.run_until_complete(make)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            loop.close()
+            gc.collect()  # asyncio's stream transport is in a cycle (`_read_ready_cb`)
+        messages = [str(w.message) for w in caught if w.category is ResourceWarning]
+        assert len(messages) == 1 and messages[0].startswith("unclosed transport"), messages
+        assert mine.fileno() == -1
+
+
 def test_fd_owned_by_transport_is_refused(loop):
     async def main():
         tr, proto, sproto, server = await tcp_pair(loop)

@@ -178,6 +178,11 @@ class Loop(
             logger.debug("Close %r", self)
         self._close_signals()
         self._close_core()
+        # The loop's references to its transports go with the loop, as asyncio's
+        # selector drops them: one the program never closed warns when freed.
+        for transport in self._transports.values():
+            transport._loop_closed()
+        self._transports.clear()
         for objs in self._io_fileobjs:
             objs.clear()
         executor = self._default_executor

@@ -109,3 +109,20 @@ pub(crate) fn water_marks(
         usize::try_from(low).unwrap_or(0),
     ))
 }
+
+/// asyncio's transport `__del__`: a transport dropped before it was closed
+/// warns `ResourceWarning("unclosed transport <repr>")` and closes the
+/// socket or pipe object it still holds. Called from `Drop`, where the GIL
+/// is held; a failed warning goes to `sys.unraisablehook`. A failed close is
+/// ignored: in a garbage cycle the collector may have cleared the socket
+/// object already, and its own finalizer then closes the fd.
+pub(crate) fn warn_unclosed(resource: Py<PyAny>, repr: &str) {
+    Python::attach(|py| {
+        let msg = std::ffi::CString::new(format!("unclosed transport {repr}")).unwrap_or_default();
+        let category = py.get_type::<pyo3::exceptions::PyResourceWarning>();
+        if let Err(e) = PyErr::warn(py, category.as_any(), &msg, 1) {
+            e.write_unraisable(py, None);
+        }
+        let _ = resource.bind(py).call_method0(intern!(py, "close"));
+    });
+}

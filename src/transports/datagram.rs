@@ -770,6 +770,15 @@ impl DatagramTransport {
         Ok(self.address.as_ref().map(|a| a.clone_ref(py)))
     }
 
+    /// The loop closed: drop the bound `_read_ready`/`_write_ready`, a cycle
+    /// through the transport, so that one nobody closed is freed (and warns)
+    /// as soon as the program lets go of it, as asyncio's are.
+    fn _loop_closed(&mut self) -> PyResult<()> {
+        self.read_ready = None;
+        self.write_ready = None;
+        Ok(())
+    }
+
     fn __repr__(&self) -> PyResult<String> {
         Ok({
             let state = if self.sock.is_none() {
@@ -827,5 +836,16 @@ impl DatagramTransport {
         self.calls = None;
         self.queue.clear();
         self.peers.clear();
+    }
+}
+
+impl Drop for DatagramTransport {
+    fn drop(&mut self) {
+        if self.sock.is_some() {
+            let repr = self.__repr__().unwrap_or_default();
+            if let Some(sock) = self.sock.take() {
+                super::common::warn_unclosed(sock, &repr);
+            }
+        }
     }
 }

@@ -5,7 +5,6 @@
 //! Helpers take the values they need, never a borrow of the transport: they
 //! run Python code (the protocol, the exception handler, the logger).
 
-use std::ffi::CString;
 use std::os::fd::RawFd;
 
 use pyo3::exceptions::PyOSError;
@@ -102,20 +101,9 @@ impl PipeBase {
 
     /// asyncio's `__del__`: an unclosed pipe transport warns and closes its pipe.
     pub(crate) fn warn_unclosed(&mut self, name: &str) {
-        let Some(pipe) = self.pipe.take() else {
-            return;
-        };
-        Python::attach(|py| {
-            let msg = CString::new(format!("unclosed transport <oxloop.{name} fd={}>", self.fd))
-                .unwrap_or_default();
-            let category = py.get_type::<pyo3::exceptions::PyResourceWarning>();
-            if let Err(e) = PyErr::warn(py, category.as_any(), &msg, 1) {
-                e.write_unraisable(py, None);
-            }
-            if let Err(e) = pipe.bind(py).call_method0(intern!(py, "close")) {
-                e.write_unraisable(py, None);
-            }
-        });
+        if let Some(pipe) = self.pipe.take() {
+            super::common::warn_unclosed(pipe, &format!("<oxloop.{name} fd={}>", self.fd));
+        }
     }
 }
 

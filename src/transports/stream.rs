@@ -1002,6 +1002,15 @@ impl SocketTransport {
         Ok(self.protocol_paused)
     }
 
+    /// The loop closed: drop the bound `_read_ready`/`_write_ready`, a cycle
+    /// through the transport, so that one nobody closed is freed (and warns)
+    /// as soon as the program lets go of it, as asyncio's are.
+    fn _loop_closed(&mut self) -> PyResult<()> {
+        self.read_ready = None;
+        self.write_ready = None;
+        Ok(())
+    }
+
     #[getter]
     fn _closing(&self) -> PyResult<bool> {
         Ok(self.closing)
@@ -1068,5 +1077,16 @@ impl SocketTransport {
         self.write_ready = None;
         self.empty_waiter = None;
         self.calls = ProtocolCalls::default();
+    }
+}
+
+impl Drop for SocketTransport {
+    fn drop(&mut self) {
+        if self.sock.is_some() {
+            let repr = self.__repr__().unwrap_or_default();
+            if let Some(sock) = self.sock.take() {
+                super::common::warn_unclosed(sock, &repr);
+            }
+        }
     }
 }
