@@ -92,7 +92,7 @@ fi
 
 need_pkgs=(build-essential dpkg-dev pkg-config libssl-dev zlib1g-dev libbz2-dev libffi-dev
   liblzma-dev libsqlite3-dev libreadline-dev uuid-dev libncurses-dev libgdbm-dev
-  libexpat1-dev libmpdec-dev)
+  libexpat1-dev)
 missing=()
 for p in "${need_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
