@@ -143,6 +143,11 @@ class ModuleSpec:
     select: Callable[[str, str], bool] | None = None
     adapter: str | None = None  # name of a function in ADAPTERS
     note: str = ""
+    # first CPython (major, minor) whose test.test_asyncio has the module
+    since: tuple[int, int] = (3, 11)
+
+    def available(self) -> bool:
+        return sys.version_info[:2] >= self.since
 
 
 def _events_base(cls: str, meth: str) -> bool:
@@ -195,6 +200,22 @@ for _name in (
     "test_transports",
 ):
     _add(ModuleSpec(_name, _name))
+_add(
+    ModuleSpec(
+        "test_eager_task_factory",
+        "test_eager_task_factory",
+        since=(3, 12),
+        note="asyncio.eager_task_factory / create_eager_task_factory on the loop's create_task",
+    )
+)
+_add(
+    ModuleSpec(
+        "test_staggered",
+        "test_staggered",
+        since=(3, 13),
+        note="asyncio.staggered.staggered_race in IsolatedAsyncioTestCase",
+    )
+)
 _add(
     ModuleSpec(
         "test_runners",
@@ -377,10 +398,12 @@ DEFAULT_MODULES = (
     "test_futures",
     "test_futures2",
     "test_tasks",
+    "test_eager_task_factory",
     "test_locks",
     "test_queues",
     "test_timeouts",
     "test_taskgroups",
+    "test_staggered",
     "test_runners",
     "test_context",
     "test_pep492",
@@ -1336,7 +1359,9 @@ def main(argv: list[str] | None = None) -> int:
     if opts.list_modules:
         for key in ALL_KNOWN_MODULES:
             tag = "default" if key in DEFAULT_MODULES else "all-known"
-            print(f"{key:26} {tag:9} {SPECS[key].note}")
+            spec = SPECS[key]
+            since = "" if spec.since <= (3, 11) else f"[{_version(spec.since)}+] "
+            print(f"{key:26} {tag:9} {since}{spec.note}")
         return 0
     if opts.modules:
         keys = [m.strip() for m in opts.modules.split(",") if m.strip()]
@@ -1347,6 +1372,15 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [k for k in keys if k not in SPECS]
     if unknown:
         ap.error(f"unknown module(s) {unknown}; known: {', '.join(ALL_KNOWN_MODULES)}")
+    # The runner tests the interpreter that runs it, with that interpreter's own
+    # test.test_asyncio: modules newer than it are left out (and said so).
+    absent = [k for k in keys if not SPECS[k].available()]
+    keys = [k for k in keys if SPECS[k].available()]
+    for key in absent:
+        print(
+            f"{key:23} not in CPython {_version(sys.version_info[:2])}'s test.test_asyncio "
+            f"(since {_version(SPECS[key].since)}): not run"
+        )
 
     workdir = opts.keep_logs or tempfile.mkdtemp(prefix="oxloop-cpython-")
     os.makedirs(workdir, exist_ok=True)
@@ -1357,6 +1391,10 @@ def main(argv: list[str] | None = None) -> int:
             import shutil
 
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _version(v: tuple[int, ...]) -> str:
+    return ".".join(str(n) for n in v)
 
 
 def _run(opts, keys: list[str], workdir: str) -> int:
