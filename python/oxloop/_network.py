@@ -38,6 +38,18 @@ _HAS_ALL_ERRORS = sys.version_info >= (3, 12)
 # file may belong to the caller, e.g. systemd socket activation). Follow the running version.
 # A socket file oxloop binds itself (path=...) is removed on close on every version.
 _CLEANUP_CALLER_SOCKET = sys.version_info >= (3, 13)
+# Python 3.13: create_server skips an address that cannot be bound because its family is
+# not enabled (EADDRNOTAVAIL, bpo-30945), bind errors quote str(exc) rather than
+# exc.strerror, and create_datagram_endpoint(sock=...) refuses only stream sockets.
+_PY313_BIND_RULES = sys.version_info >= (3, 13)
+
+
+def _bind_error(err, address):
+    """The OSError asyncio raises when binding `address` failed with `err`."""
+    text = str(err) if _PY313_BIND_RULES else err.strerror
+    return OSError(
+        err.errno, f"error while attempting to bind on address {address!r}: {text.lower()}"
+    )
 
 
 def _set_nodelay(sock):
@@ -344,11 +356,7 @@ class NetworkMixin:
                         sock.bind(laddr)
                         break
                     except OSError as exc:
-                        msg = (
-                            f"error while attempting to bind on address {laddr!r}: "
-                            f"{exc.strerror.lower()}"
-                        )
-                        my_exceptions.append(OSError(exc.errno, msg))
+                        my_exceptions.append(_bind_error(exc, laddr))
                 else:
                     if my_exceptions:
                         raise my_exceptions.pop()
@@ -689,8 +697,11 @@ class NetworkMixin:
         ssl_handshake_timeout=None,
         ssl_shutdown_timeout=None,
         start_serving=True,
+        keep_alive=None,
     ):
-        """A Server listening on host:port (several hosts allowed) or on `sock`."""
+        """A Server listening on host:port (several hosts allowed) or on `sock`.
+
+        `keep_alive` (asyncio 3.13) sets SO_KEEPALIVE on the sockets it creates."""
         if isinstance(ssl, bool):
             raise TypeError("ssl argument must be an SSLContext or None")
         _check_ssl_timeouts(ssl is not None, ssl_handshake_timeout, ssl_shutdown_timeout)
@@ -735,14 +746,24 @@ class NetworkMixin:
                         _set_reuseport(sock)
                     if _HAS_IPV6 and af == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
                         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, True)
+                    if keep_alive:
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, True)
                     try:
                         sock.bind(sa)
                     except OSError as err:
-                        raise OSError(
-                            err.errno,
-                            f"error while attempting to bind on address {sa!r}: "
-                            f"{err.strerror.lower()}",
-                        ) from None
+                        error = _bind_error(err, sa)
+                        if _PY313_BIND_RULES and err.errno == errno.EADDRNOTAVAIL:
+                            # The family is not enabled on this host: skip the address.
+                            sockets.pop()
+                            sock.close()
+                            if self.get_debug():
+                                logger.warning(str(error))
+                            continue
+                        raise error from None
+                if _PY313_BIND_RULES and not sockets:
+                    raise OSError(
+                        f"could not bind on any address out of {[info[4] for info in infos]!r}"
+                    )
                 completed = True
             finally:
                 if not completed:
@@ -974,7 +995,10 @@ class NetworkMixin:
     ):
         """A datagram endpoint bound to local_addr and/or connected to remote_addr."""
         if sock is not None:
-            if sock.type != socket.SOCK_DGRAM:
+            if _PY313_BIND_RULES:
+                if sock.type == socket.SOCK_STREAM:
+                    raise ValueError(f"A datagram socket was expected, got {sock!r}")
+            elif sock.type != socket.SOCK_DGRAM:
                 raise ValueError(f"A UDP Socket was expected, got {sock!r}")
             if (
                 local_addr
