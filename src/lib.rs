@@ -14,6 +14,7 @@ mod handle_alloc;
 mod loop_clock;
 mod pycall;
 mod running_future;
+mod task_kwargs;
 mod transports;
 
 use pyo3::prelude::*;

@@ -84,9 +84,7 @@ class CoreLoop:
     def create_task(
         self,
         coro: Coroutine[Any, Any, _T] | Generator[Any, None, _T],
-        *,
-        name: object = None,
-        context: contextvars.Context | None = None,
+        **kwargs: Any,  # name=, context=; 3.13.3+: any Task keyword (eager_start=...)
     ) -> asyncio.Task[_T]: ...
     def set_task_factory(self, factory: Callable[..., Any] | None) -> None: ...
     def get_task_factory(self) -> Callable[..., Any] | None: ...
