@@ -28,6 +28,10 @@ from ._subprocess import SubprocessMixin
 
 logger = logging.getLogger("asyncio")
 
+# 3.14 deprecated asyncio.iscoroutinefunction (each call warns); asyncio itself
+# uses the private twin, which 3.11-3.13 lack.
+_iscoroutinefunction = getattr(coroutines, "_iscoroutinefunction", coroutines.iscoroutinefunction)
+
 # The raw method descriptor `_bind_call_soon` binds.
 _CORE_CALL_SOON = _core.CoreLoop.__dict__["call_soon"]
 
@@ -389,7 +393,7 @@ class Loop(
 
     @staticmethod
     def _check_callback_py(callback, method):
-        if coroutines.iscoroutine(callback) or coroutines.iscoroutinefunction(callback):
+        if coroutines.iscoroutine(callback) or _iscoroutinefunction(callback):
             raise TypeError(f"coroutines cannot be used with {method}()")
         if not callable(callback):
             raise TypeError(f"a callable object was expected by {method}(), got {callback!r}")
