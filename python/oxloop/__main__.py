@@ -1,7 +1,11 @@
 """`python -m oxloop script.py [args...]` or `python -m oxloop -m module [args...]`.
 
 Installs oxloop's event loop policy, then runs the script or module as
-`__main__`, with `sys.argv` as if it had been run directly.
+`__main__`, with `sys.argv` as if it had been run directly. The policy is
+what every way a program makes its loop goes through (`asyncio.run`,
+`asyncio.Runner()`, `asyncio.new_event_loop()`); on Python 3.14, which
+deprecated policies, it is installed without the warning `oxloop.install()`
+gives, since the program itself uses no deprecated API.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import runpy
 import sys
 
 import oxloop
+from oxloop import _policy
 
 USAGE = "usage: python -m oxloop script.py [args...] | -m module [args...]"
 
@@ -19,7 +24,7 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE, file=sys.stderr if not argv else sys.stdout)
         return 2 if not argv else 0
-    oxloop.install()
+    _policy.set_policy(oxloop.EventLoopPolicy())
     if argv[0] == "-m":
         if len(argv) < 2:
             print(USAGE, file=sys.stderr)
