@@ -105,8 +105,9 @@ pub struct CoreLoop {
     run_kwargs: GilCell<Option<Py<PyDict>>>,
 }
 
-static FUTURE_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static TASK_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+/// The `__dict__`s of `asyncio.futures` and `asyncio.tasks` (see `asyncio_class`).
+static FUTURES_DICT: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
+static TASKS_DICT: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
 
 /// Keyword-name tuples for vectorcalls, built once: index bit 0 adds
 /// `name`, bit 1 adds `context`, after `loop`.
@@ -129,15 +130,20 @@ fn kwnames(py: Python<'_>, index: usize) -> PyResult<&Bound<'_, PyTuple>> {
     .map(|t| t.bind(py))
 }
 
-fn asyncio_attr<'py>(
+/// `module.name` as it is now (`asyncio.futures.Future`, `asyncio.tasks.Task`),
+/// looked up on every call as asyncio's own loop does: tests and programs
+/// replace them (3.14's `test_graph` swaps in the pure-Python `_PyTask`).
+/// One lookup in the module's cached `__dict__`.
+fn asyncio_class<'py>(
     py: Python<'py>,
-    cell: &'static PyOnceLock<Py<PyAny>>,
-    name: &str,
-) -> PyResult<&'py Bound<'py, PyAny>> {
-    cell.get_or_try_init(py, || {
-        Ok::<_, PyErr>(py.import("asyncio")?.getattr(name)?.unbind())
+    cell: &'static PyOnceLock<Py<PyDict>>,
+    module: &str,
+    name: &Bound<'py, PyString>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let dict = cell.get_or_try_init(py, || Ok::<_, PyErr>(py.import(module)?.dict().unbind()))?;
+    dict.bind(py).get_item(name)?.ok_or_else(|| {
+        pyo3::exceptions::PyAttributeError::new_err(format!("{module} has no attribute {name}"))
     })
-    .map(|t| t.bind(py))
 }
 
 fn current_thread_id() -> u64 {
@@ -456,16 +462,16 @@ impl CoreLoop {
     /// `asyncio.Future` bound to this loop.
     pub(crate) fn create_future_impl<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
-        let future = asyncio_attr(py, &FUTURE_TYPE, "Future")?;
+        let future = asyncio_class(py, &FUTURES_DICT, "asyncio.futures", intern!(py, "Future"))?;
         let made = match slf.get().run_kwargs(py) {
             Some(kw) => {
-                running_future::make(future, Kind::Future, &PyTuple::empty(py), kw.bind(py))?
+                running_future::make(&future, Kind::Future, &PyTuple::empty(py), kw.bind(py))?
             }
             None => None,
         };
         match made {
             Some(f) => Ok(f),
-            None => vectorcall(future, &[slf.as_ptr()], Some(kwnames(py, 0)?)),
+            None => vectorcall(&future, &[slf.as_ptr()], Some(kwnames(py, 0)?)),
         }
     }
 
@@ -756,7 +762,7 @@ impl CoreLoop {
         if let Some(factory) = factory {
             return task_kwargs::call_factory(rules, factory.bind(py), slf, &coro, kwargs.as_ref());
         }
-        let task_type = asyncio_attr(py, &TASK_TYPE, "Task")?;
+        let task_type = &asyncio_class(py, &TASKS_DICT, "asyncio.tasks", intern!(py, "Task"))?;
         let (name, context, rest) = match &kwargs {
             None => (None, None, None),
             Some(kw) => {

@@ -18,9 +18,9 @@ import os
 import socket
 import stat
 import sys
-from asyncio import constants, exceptions, futures, staggered, tasks, trsock
+from asyncio import constants, exceptions, futures, staggered, streams, tasks, trsock
 
-from . import _core, _patchable
+from . import _core, _patchable, _sockets
 from ._server import Server
 
 try:
@@ -50,6 +50,23 @@ def _bind_error(err, address):
     return OSError(
         err.errno, f"error while attempting to bind on address {address!r}: {text.lower()}"
     )
+
+
+def _hand_over_buffered_stream_data(protocol, ssl_protocol):
+    """Before a server's start_tls(), its StreamReader may already hold the client's
+    first TLS records (read with the plain-text data): they are the TLS layer's now,
+    or the handshake waits for bytes that already arrived (gh-142352; asyncio 3.14.x
+    does the same)."""
+    if not isinstance(protocol, streams.StreamReaderProtocol):
+        return
+    reader = getattr(protocol, "_stream_reader", None)
+    incoming = getattr(ssl_protocol, "_incoming", None)
+    if reader is None or incoming is None:
+        return
+    buffered = reader._buffer
+    if buffered:
+        incoming.write(buffered)
+        buffered.clear()
 
 
 def _set_nodelay(sock):
@@ -309,27 +326,32 @@ class NetworkMixin:
         ssl_handshake_timeout=None,
         ssl_shutdown_timeout=None,
     ):
-        sock.setblocking(False)
-        protocol = protocol_factory()
-        waiter = self.create_future()
-        if ssl:
-            sslcontext = None if isinstance(ssl, bool) else ssl
-            if sslcontext is None:
-                import ssl as ssl_module
+        try:
+            sock.setblocking(False)
+            protocol = protocol_factory()
+            waiter = self.create_future()
+            if ssl:
+                sslcontext = None if isinstance(ssl, bool) else ssl
+                if sslcontext is None:
+                    import ssl as ssl_module
 
-                sslcontext = ssl_module.create_default_context()
-            transport = self._make_ssl_transport(
-                sock,
-                protocol,
-                sslcontext,
-                waiter,
-                server_side=server_side,
-                server_hostname=server_hostname,
-                ssl_handshake_timeout=ssl_handshake_timeout,
-                ssl_shutdown_timeout=ssl_shutdown_timeout,
-            )
-        else:
-            transport = self._make_socket_transport(sock, protocol, waiter)
+                    sslcontext = ssl_module.create_default_context()
+                transport = self._make_ssl_transport(
+                    sock,
+                    protocol,
+                    sslcontext,
+                    waiter,
+                    server_side=server_side,
+                    server_hostname=server_hostname,
+                    ssl_handshake_timeout=ssl_handshake_timeout,
+                    ssl_shutdown_timeout=ssl_shutdown_timeout,
+                )
+            else:
+                transport = self._make_socket_transport(sock, protocol, waiter)
+        except BaseException:
+            # No transport owns the socket: close it, the caller's included (gh-153133).
+            sock.close()
+            raise
         try:
             await waiter
         except BaseException:
@@ -447,19 +469,26 @@ class NetworkMixin:
                     except OSError:
                         continue
             else:
-                sock, _, _ = await staggered.staggered_race(
-                    (
-                        functools.partial(self._connect_sock, errors, addrinfo, laddr_infos)
-                        for addrinfo in infos
-                    ),
-                    happy_eyeballs_delay,
-                    loop=self,
-                )
+                # Only the winner is kept: the race's list of exceptions, left in a
+                # local, would keep the raised error alive from this frame.
+                sock = (
+                    await staggered.staggered_race(
+                        (
+                            functools.partial(self._connect_sock, errors, addrinfo, laddr_infos)
+                            for addrinfo in infos
+                        ),
+                        happy_eyeballs_delay,
+                        loop=self,
+                    )
+                )[0]
             if sock is None:
                 flat = [exc for sub in errors for exc in sub]
                 try:
                     if all_errors:
                         raise ExceptionGroup("create_connection failed", flat)  # noqa: F821
+                    if not flat:
+                        # Every attempt was cancelled without an error (gh-135836).
+                        raise TimeoutError("create_connection failed")
                     if len(flat) == 1:
                         raise flat[0]
                     model = str(flat[0])
@@ -956,6 +985,8 @@ class NetworkMixin:
         )
         # Paused first, so that no data reaches the SSL protocol before connection_made.
         transport.pause_reading()
+        if server_side:
+            _hand_over_buffered_stream_data(protocol, ssl_protocol)
         transport.set_protocol(ssl_protocol)
         conmade_cb = self.call_soon(ssl_protocol.connection_made, transport)
         resume_cb = self.call_soon(transport.resume_reading)
@@ -1154,7 +1185,7 @@ class NetworkMixin:
                 self._transports[fd] = transport
 
     async def _sendfile_fallback(self, transport, file, offset, count):
-        if offset:
+        if offset or (_sockets._SENDFILE_SETS_POSITION and hasattr(file, "seek")):
             file.seek(offset)
         blocksize = min(count, 16384) if count else 16384
         buf = bytearray(blocksize)

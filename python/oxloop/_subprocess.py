@@ -101,9 +101,11 @@ class SubprocessMixin:
         self, protocol, args, shell, stdin, stdout, stderr, bufsize, extra=None, **kwargs
     ):
         if _NO_CHILD_WATCHERS:
-            # 3.14 removed the child watchers: the loop waits for its children itself.
+            # 3.14 removed the child watchers: the loop waits for its children itself,
+            # and reaps and publishes an exit in one callback in its own thread.
             return await self._spawn(
                 functools.partial(_child_exit.watch, self),
+                self._child_exited,
                 protocol,
                 args,
                 shell,
@@ -129,6 +131,7 @@ class SubprocessMixin:
                 )
             return await self._spawn(
                 watcher.add_child_handler,
+                self._child_watcher_callback,
                 protocol,
                 args,
                 shell,
@@ -143,6 +146,7 @@ class SubprocessMixin:
     async def _spawn(
         self,
         add_child_handler,
+        on_exit,
         protocol,
         args,
         shell,
@@ -153,8 +157,8 @@ class SubprocessMixin:
         extra,
         kwargs,
     ):
-        """Start the child; `add_child_handler(pid, callback, *args)` arranges for
-        `callback(pid, returncode, *args)` to be called when it exits."""
+        """Start the child; `add_child_handler(pid, on_exit, transport)` arranges for
+        `on_exit(pid, returncode, transport)` to be called when it exits."""
         waiter = self.create_future()
         transport = _UnixSubprocessTransport(
             self,
@@ -169,7 +173,7 @@ class SubprocessMixin:
             extra=extra,
             **kwargs,
         )
-        add_child_handler(transport.get_pid(), self._child_watcher_callback, transport)
+        add_child_handler(transport.get_pid(), on_exit, transport)
         try:
             await waiter
         except BaseException:
@@ -177,6 +181,10 @@ class SubprocessMixin:
             await transport._wait()
             raise
         return transport
+
+    def _child_exited(self, pid, returncode, transport):
+        # Called in the loop's thread right after the child was reaped.
+        transport._process_exited(returncode)
 
     def _child_watcher_callback(self, pid, returncode, transport):
         # The watcher may run this on its own thread.

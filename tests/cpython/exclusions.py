@@ -61,6 +61,21 @@ EXCLUSIONS: dict[str, tuple] = {
         "seen by BaseEventLoop.create_server) and replaces the private loop._start_serving and "
         "loop._stop_serving with mocks; it then reads fake addresses off the mocked sockets",
     ),
+    **{
+        f"test.test_asyncio.test_events.OxloopEventLoopTests.{name}": (
+            "private",
+            "asserts that call_soon_threadsafe() returns asyncio.events._ThreadSafeHandle, a "
+            "private stdlib class (its cancel()/cancelled() take a lock held while the "
+            "callback runs); the assertion fails in the helper thread, which then never stops "
+            "the loop",
+            (3, 13),
+        )
+        for name in (
+            "test_call_soon_threadsafe_handle_block_check_cancelled",
+            "test_call_soon_threadsafe_handle_block_cancellation",
+            "test_call_soon_threadsafe_handle_cancel_other_thread",
+        )
+    },
     # -- test_sendfile (--all-known) -----------------------------------------------------------
     "test.test_asyncio.test_sendfile.*.test_sendfile_force_fallback": (
         "private",
@@ -110,6 +125,31 @@ EXCLUSIONS: dict[str, tuple] = {
         "private",
         "calls asyncio.protocols._feed_data_to_buffered_proto(), the private helper stdlib "
         "transports use to feed a BufferedProtocol; no event loop is involved",
+    ),
+    # -- test_ssl --------------------------------------------------------------------------------
+    "test.test_asyncio.test_ssl.TestSSL"
+    ".test_remote_shutdown_receives_trailing_data_on_slow_socket": (
+        "private",
+        "reaches the socket transport under the SSL one "
+        "(writer.transport._ssl_protocol._transport) and, once _SelectorSocketTransport's "
+        "private _read_ready_cb is None, replaces its "
+        "private _sock with a wrapper whose send() sends half (gh-115514, a selector transport "
+        "bug); test_remote_shutdown_receives_trailing_data runs the same exchange unpatched",
+    ),
+    # -- test_subprocess (3.14: the loop waits for its children itself) --------------------------
+    "test.test_asyncio.test_subprocess.*WatcherTests.test_watcher_implementation": (
+        "private",
+        "asserts the type of loop._watcher, _UnixSelectorEventLoop's private child watcher "
+        "(unix_events._PidfdChildWatcher or _ThreadedChildWatcher)",
+        (3, 14),
+    ),
+    "test.test_asyncio.test_subprocess.*WatcherTests.test_pid_not_reaped_before_exit_published": (
+        "private",
+        "joins the waiting thread found in loop._watcher._threads (private state of "
+        "unix_events._ThreadedChildWatcher); tests/test_child_exit.py checks the same "
+        "property (the child stays an unreaped zombie until the loop publishes its exit) "
+        "on oxloop",
+        (3, 14),
     ),
     # -- test_unix_events ------------------------------------------------------------------------
     # Run: OxloopUnixSocketTests (SelectorEventLoopUnixSocketTests with an oxloop loop) and

@@ -9,7 +9,9 @@ reported as failed and the rest of the module is resumed in a new child (at most
 
 How the tests are made to use oxloop:
 
-* the event loop policy is ``oxloop.EventLoopPolicy()``; ``asyncio.set_event_loop_policy(None)``
+* the event loop policy is ``oxloop.EventLoopPolicy()`` and ``asyncio.EventLoop`` (3.13+, the
+  default loop class that 3.14's tests name directly) is ``oxloop.Loop``;
+  ``asyncio.set_event_loop_policy(None)``
   (called by every test_asyncio module's ``tearDownModule`` and by some ``tearDown``s) and
   the lazy ``asyncio.events._init_event_loop_policy`` are wrapped so that they re-install a
   fresh oxloop policy instead of the stdlib one;
@@ -218,6 +220,30 @@ _add(
 )
 _add(
     ModuleSpec(
+        "test_graph",
+        "test_graph",
+        since=(3, 14),
+        note="asyncio.capture_call_graph/print_call_graph of tasks run on the loop",
+    )
+)
+_add(
+    ModuleSpec(
+        "test_free_threading",
+        "test_free_threading",
+        since=(3, 14),
+        note="all_tasks/current_task and task factories under threads (C and Py tasks)",
+    )
+)
+_add(
+    ModuleSpec(
+        "test_tools",
+        "test_tools",
+        since=(3, 14),
+        note="python -m asyncio ps/pstree table and tree builders (pure functions)",
+    )
+)
+_add(
+    ModuleSpec(
         "test_runners",
         "test_runners",
         adapter="runners",
@@ -404,6 +430,9 @@ DEFAULT_MODULES = (
     "test_timeouts",
     "test_taskgroups",
     "test_staggered",
+    "test_graph",
+    "test_free_threading",
+    "test_tools",
     "test_runners",
     "test_context",
     "test_pep492",
@@ -587,6 +616,14 @@ def install_policy(lut: LoopUnderTest) -> None:
     asyncio.set_event_loop_policy = set_event_loop_policy
     events._init_event_loop_policy = _init_event_loop_policy
     set_event_loop_policy(None)
+    # asyncio.EventLoop (3.13+) is "the platform's default loop", what the policy's
+    # new_event_loop() makes; 3.14's tests name it instead of going through the
+    # deprecated policy (IsolatedAsyncioTestCase.loop_factory = asyncio.EventLoop,
+    # asyncio.run(..., loop_factory=asyncio.EventLoop)). It is replaced before any test
+    # module is imported, so class attributes pick up the loop under test.
+    if hasattr(asyncio, "EventLoop"):
+        asyncio.EventLoop = lut.loop_classes[0]
+        sys.modules["asyncio.unix_events"].EventLoop = lut.loop_classes[0]
 
 
 # -- adapters ----------------------------------------------------------------------------------
