@@ -35,7 +35,8 @@ def on_both(scenario):
 
 
 async def returns_at_once(log, tag):
-    log.append(("ran", tag, asyncio.current_task().get_name()))
+    name = asyncio.current_task().get_name()
+    log.append(("ran", tag, name if not name.startswith("Task-") else "Task-N"))
     return tag
 
 
@@ -79,7 +80,8 @@ def test_keywords_reaching_a_task_factory(kwargs):
         task = loop.create_task(body(), **kw)
         value = await task
         named = task.get_name() == "n" if "name" in kw else None
-        return calls, value, named
+        # a copy: the runner's shutdown makes more tasks through the factory
+        return list(calls), value, named
 
     calls, value, named = on_both(scenario)
     if "context" in kwargs:

@@ -469,14 +469,16 @@ class NetworkMixin:
                     except OSError:
                         continue
             else:
-                # Only the winner is kept: the race's list of exceptions, left in a
-                # local, would keep the raised error alive from this frame.
+                # The attempts reach `errors` through this frame's closure cell, which
+                # the `errors = None` below empties: a partial holding the list itself
+                # would stay reachable from the raised error's traceback. For the same
+                # reason only the winner is kept of the race's result.
+                def attempt(addrinfo):
+                    return self._connect_sock(errors, addrinfo, laddr_infos)
+
                 sock = (
                     await staggered.staggered_race(
-                        (
-                            functools.partial(self._connect_sock, errors, addrinfo, laddr_infos)
-                            for addrinfo in infos
-                        ),
+                        (functools.partial(attempt, addrinfo) for addrinfo in infos),
                         happy_eyeballs_delay,
                         loop=self,
                     )
@@ -996,6 +998,9 @@ class NetworkMixin:
             transport.close()
             conmade_cb.cancel()
             resume_cb.cancel()
+            # The error's traceback holds this frame: drop what would tie it to the
+            # transport in a cycle (gh-159049), so a failed start_tls frees it at once.
+            waiter = ssl_protocol = transport = None
             raise
         return ssl_protocol._app_transport
 

@@ -11,12 +11,15 @@ uses from 3.14 on, which do not warn.
 from __future__ import annotations
 
 import asyncio
-from asyncio import events
+from asyncio import events, unix_events
 
 from ._loop import Loop
 
-# asyncio._DefaultEventLoopPolicy exists from 3.14 (the public name warns there).
-_BasePolicy = getattr(asyncio, "_DefaultEventLoopPolicy", None) or asyncio.DefaultEventLoopPolicy
+# The private name exists from 3.14, where the public asyncio.DefaultEventLoopPolicy
+# warns (on Linux both are unix_events' policy).
+_BasePolicy = getattr(unix_events, "_DefaultEventLoopPolicy", None)
+if _BasePolicy is None:
+    _BasePolicy = asyncio.DefaultEventLoopPolicy
 
 
 class EventLoopPolicy(_BasePolicy):

@@ -14,6 +14,9 @@ from asyncio import base_events, exceptions, tasks, trsock
 # Python 3.12 made wait_closed() wait for the connections even after close();
 # 3.11 returns at once once the server is closed. Follow the running version.
 _WAIT_CLOSED_AFTER_CLOSE = sys.version_info >= (3, 12)
+# From 3.14 a cancelled serve_forever() also closes the client connections, so that
+# it returns even while a client hangs (in 3.12/3.13 wait_closed() waits for them).
+_CANCEL_CLOSES_CLIENTS = sys.version_info >= (3, 14)
 
 
 class Server(base_events.Server):
@@ -140,6 +143,8 @@ class Server(base_events.Server):
         except exceptions.CancelledError:
             try:
                 self.close()
+                if _CANCEL_CLOSES_CLIENTS:
+                    self.close_clients()
                 await self.wait_closed()
             finally:
                 raise

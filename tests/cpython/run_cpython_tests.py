@@ -130,7 +130,8 @@ class Synth:
 
     name: str
     # dotted names resolved in the test module's namespace: the mixins of a stdlib class, or
-    # the stdlib class itself when it defines tests of its own
+    # the stdlib class itself when it defines tests of its own; a name starting with "?" is
+    # left out when this Python's module lacks it
     bases: tuple[str, ...]
     factory: str  # e.g. "create_event_loop" or "new_loop", or "setUp" (see above)
 
@@ -174,7 +175,14 @@ _EVENTS_SYNTH = (
     ),
     Synth(
         "OxloopSubprocessTests",
-        ("UnixEventLoopTestsMixin", "SubprocessTestsMixin", "test_utils.TestCase"),
+        # 3.14 dropped UnixEventLoopTestsMixin ("?": optional); EventLoopTestsMixin (its base
+        # before) gives the loop fixture
+        (
+            "?UnixEventLoopTestsMixin",
+            "SubprocessTestsMixin",
+            "EventLoopTestsMixin",
+            "test_utils.TestCase",
+        ),
         "create_event_loop",
     ),
 )
@@ -768,6 +776,14 @@ def _adapt_pep492(mod, lut: LoopUnderTest) -> None:
 ADAPTERS: dict[str, Callable] = {"runners": _adapt_runners, "pep492": _adapt_pep492}
 
 
+def _has(mod, dotted: str) -> bool:
+    try:
+        _resolve(mod, dotted)
+    except AttributeError:
+        return False
+    return True
+
+
 def _resolve(mod, dotted: str):
     obj = mod
     for part in dotted.split("."):
@@ -792,7 +808,11 @@ def prepare_module(spec: ModuleSpec, lut: LoopUnderTest, adapters: bool):
     mod = importlib.import_module(f"{PKG}.{spec.module}")
     for synth in spec.synth:
         try:
-            bases = tuple(_resolve(mod, b) for b in synth.bases)
+            bases = tuple(
+                _resolve(mod, b.lstrip("?"))
+                for b in synth.bases
+                if not b.startswith("?") or _has(mod, b[1:])
+            )
         except AttributeError:
             continue  # e.g. UnixEventLoopTestsMixin on Windows
 
