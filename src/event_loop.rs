@@ -415,12 +415,28 @@ impl CoreLoop {
         args: Bound<'_, PyTuple>,
         method: &str,
     ) -> PyResult<Py<Handle>> {
+        self.set_io_in(py, fd, side, callback, args, None, method)
+    }
+
+    /// `set_io` whose handler runs in `context` (a transport's, Python 3.15+)
+    /// rather than in a copy of the caller's.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn set_io_in(
+        &self,
+        py: Python<'_>,
+        fd: &Bound<'_, PyAny>,
+        side: Side,
+        callback: Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+        context: Option<Bound<'_, PyAny>>,
+        method: &str,
+    ) -> PyResult<Py<Handle>> {
         self.check_closed()?;
         let fd = fileobj_to_fd(fd)?;
         self.check_callback(py, &callback, method, true)?;
         let handle = untracked(Py::new(
             py,
-            self.new_handle(py, callback, args, None, false)?
+            self.new_handle(py, callback, args, context, false)?
                 .repeating(),
         )?);
         match self

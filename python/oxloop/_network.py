@@ -10,6 +10,7 @@ calls the protocol directly.
 from __future__ import annotations
 
 import collections.abc
+import contextvars
 import errno
 import functools
 import itertools
@@ -42,6 +43,11 @@ _CLEANUP_CALLER_SOCKET = sys.version_info >= (3, 13)
 # not enabled (EADDRNOTAVAIL, bpo-30945), bind errors quote str(exc) rather than
 # exc.strerror, and create_datagram_endpoint(sock=...) refuses only stream sockets.
 _PY313_BIND_RULES = sys.version_info >= (3, 13)
+# Python 3.15: a transport's protocol callbacks all run in one contextvars.Context,
+# copied when create_connection() is called, or for a server's connection from the
+# context the server was created in (gh-140947: not in whatever context last paused
+# or resumed reading).
+_TRANSPORT_CONTEXTS = sys.version_info >= (3, 15)
 
 
 def _bind_error(err, address):
@@ -50,6 +56,14 @@ def _bind_error(err, address):
     return OSError(
         err.errno, f"error while attempting to bind on address {address!r}: {text.lower()}"
     )
+
+
+def _connection_context(server):
+    """The context a new connection of `server` runs in (3.15+), or None."""
+    if not _TRANSPORT_CONTEXTS or server is None:
+        return None
+    captured = getattr(server, "_context", None)
+    return captured.copy() if captured is not None else None
 
 
 def _hand_over_buffered_stream_data(protocol, ssl_protocol):
@@ -276,8 +290,10 @@ class NetworkMixin:
 
     # -- transports -------------------------------------------------------------------------
 
-    def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None, server=None):
-        transport = _patchable.SocketTransport(self, sock, protocol, extra, server)
+    def _make_socket_transport(
+        self, sock, protocol, waiter=None, *, extra=None, server=None, context=None
+    ):
+        transport = _patchable.SocketTransport(self, sock, protocol, extra, server, context)
         self._transports[transport._sock_fd] = transport
         if server is not None:
             server._attach(transport)
@@ -300,6 +316,7 @@ class NetworkMixin:
         server=None,
         ssl_handshake_timeout=None,
         ssl_shutdown_timeout=None,
+        context=None,
     ):
         from asyncio import sslproto
 
@@ -313,7 +330,9 @@ class NetworkMixin:
             ssl_handshake_timeout=ssl_handshake_timeout,
             ssl_shutdown_timeout=ssl_shutdown_timeout,
         )
-        self._make_socket_transport(rawsock, ssl_protocol, extra=extra, server=server)
+        self._make_socket_transport(
+            rawsock, ssl_protocol, extra=extra, server=server, context=context
+        )
         return ssl_protocol._app_transport
 
     async def _create_connection_transport(
@@ -325,9 +344,15 @@ class NetworkMixin:
         server_side=False,
         ssl_handshake_timeout=None,
         ssl_shutdown_timeout=None,
+        context=None,
     ):
         try:
             sock.setblocking(False)
+            if _TRANSPORT_CONTEXTS and context is None:
+                context = contextvars.copy_context()
+            # Only 3.15 passes it on: tests of older versions mock these two hooks and
+            # check the exact call.
+            where = {"context": context} if _TRANSPORT_CONTEXTS else {}
             protocol = protocol_factory()
             waiter = self.create_future()
             if ssl:
@@ -345,9 +370,10 @@ class NetworkMixin:
                     server_hostname=server_hostname,
                     ssl_handshake_timeout=ssl_handshake_timeout,
                     ssl_shutdown_timeout=ssl_shutdown_timeout,
+                    **where,
                 )
             else:
-                transport = self._make_socket_transport(sock, protocol, waiter)
+                transport = self._make_socket_transport(sock, protocol, waiter, **where)
         except BaseException:
             # No transport owns the socket: close it, the caller's included (gh-153133).
             sock.close()
@@ -621,6 +647,8 @@ class NetworkMixin:
                     )
                     return
                 raise  # the loop reports it and keeps going
+            # 3.15: each connection runs in its own copy of the server's context.
+            conn_context = _connection_context(server)
             if sslcontext:
                 self.create_task(
                     self._accept_ssl(
@@ -631,7 +659,13 @@ class NetworkMixin:
                         server,
                         ssl_handshake_timeout,
                         ssl_shutdown_timeout,
-                    )
+                        conn_context,
+                    ),
+                    context=conn_context,
+                )
+            elif conn_context is not None:
+                conn_context.run(
+                    self._accept_plain, protocol_factory, conn, addr, server, conn_context
                 )
             else:
                 self._accept_plain(protocol_factory, conn, addr, server)
@@ -640,12 +674,14 @@ class NetworkMixin:
         if sock.fileno() != -1 and (args[1] is None or args[1].is_serving()):
             self._start_serving(protocol_factory, sock, *args)
 
-    def _accept_plain(self, protocol_factory, conn, addr, server):
+    def _accept_plain(self, protocol_factory, conn, addr, server, context=None):
         """Builds the transport of an accepted connection right away (no task)."""
         protocol = None
         try:
             protocol = protocol_factory()
-            self._make_socket_transport(conn, protocol, extra={"peername": addr}, server=server)
+            self._make_socket_transport(
+                conn, protocol, extra={"peername": addr}, server=server, context=context
+            )
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
@@ -668,6 +704,7 @@ class NetworkMixin:
         server,
         ssl_handshake_timeout,
         ssl_shutdown_timeout,
+        context=None,
     ):
         protocol = None
         transport = None
@@ -684,6 +721,7 @@ class NetworkMixin:
                 server=server,
                 ssl_handshake_timeout=ssl_handshake_timeout,
                 ssl_shutdown_timeout=ssl_shutdown_timeout,
+                context=context,
             )
             try:
                 await waiter

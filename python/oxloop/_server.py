@@ -8,6 +8,7 @@ the async context manager. The accept loop lives on the loop
 
 from __future__ import annotations
 
+import contextvars
 import sys
 from asyncio import base_events, exceptions, tasks, trsock
 
@@ -48,6 +49,8 @@ class Server(base_events.Server):
         # Transports of open connections: each removes itself in _detach when its
         # connection is lost (strong references: no weakref object per connection).
         self._clients = set()
+        # 3.15: connections run in copies of the context the server was made in.
+        self._context = contextvars.copy_context() if sys.version_info >= (3, 15) else None
 
     def __repr__(self):
         return f"<{self.__class__.__name__} sockets={self.sockets!r}>"

@@ -126,6 +126,24 @@ EXCLUSIONS: dict[str, tuple] = {
         "calls asyncio.protocols._feed_data_to_buffered_proto(), the private helper stdlib "
         "transports use to feed a BufferedProtocol; no event loop is involved",
     ),
+    # -- test_runners ----------------------------------------------------------------------------
+    "test.test_asyncio.test_runners.RunTests.test_loop_factory_default_event_loop": (
+        "stdlib-class",
+        "asserts that asyncio.EventLoop (3.13+) is the stdlib asyncio.SelectorEventLoop; the "
+        "runner makes asyncio.EventLoop the loop under test, as 3.14's tests use it to mean "
+        "'the default loop'",
+        (3, 13),
+    ),
+    # -- test_server_context (3.15) --------------------------------------------------------------
+    "test.test_asyncio.test_server_context.AsyncioEventLoopTests.test_gh140947": (
+        "private",
+        "waits for the server transport's private _paused flag (_SelectorSocketTransport) "
+        "before resume_reading(); on oxloop the attribute is missing, the task fails and the "
+        "paused connection never closes. AsyncioEventLoopSSLTests.test_gh140947 runs the same "
+        "scenario (through SSLProtocol's flag) and tests/test_transport_context.py runs it "
+        "over plain TCP with is_reading()",
+        (3, 15),
+    ),
     # -- test_ssl --------------------------------------------------------------------------------
     "test.test_asyncio.test_ssl.TestSSL"
     ".test_remote_shutdown_receives_trailing_data_on_slow_socket": (

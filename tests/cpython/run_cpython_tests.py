@@ -252,6 +252,14 @@ _add(
 )
 _add(
     ModuleSpec(
+        "test_server_context",
+        "test_server_context",
+        since=(3, 15),
+        note="protocol callbacks run in the context of create_server/create_connection",
+    )
+)
+_add(
+    ModuleSpec(
         "test_runners",
         "test_runners",
         adapter="runners",
@@ -449,6 +457,7 @@ DEFAULT_MODULES = (
     "test_sock_lowlevel",
     "test_events",
     "test_server",
+    "test_server_context",
     "test_sendfile",
     "test_buffered_proto",
     "test_protocols",
