@@ -25,7 +25,7 @@ use pyo3::types::{PyDict, PyTuple};
 use reactor::Side;
 
 use super::common::{
-    asyncio_class, check_write_type, forget_transport, is_fatal, logger, water_marks,
+    asyncio_class, check_stream_write_type, forget_transport, is_fatal, logger, water_marks,
 };
 use super::extra::{wrap_socket, ExtraInfo, Lookup};
 use super::rawbuf::RawBuf;
@@ -388,7 +388,7 @@ pub(super) fn read_ready(slf: &Bound<'_, SocketTransport>) -> PyResult<()> {
 
 /// `transport.write(data)` (a raw method: see `stream_raw.rs`).
 pub(super) fn write(slf: &Bound<'_, SocketTransport>, data: &Bound<'_, PyAny>) -> PyResult<()> {
-    check_write_type(data)?;
+    check_stream_write_type(data)?;
     check_writable(&slf.borrow())?;
     let buf = RawBuf::get(data, false)?;
     write_parts(slf, &[buf.as_slice()])
@@ -831,7 +831,7 @@ impl SocketTransport {
         let mut bufs = Vec::new();
         for item in list_of_data.try_iter()? {
             let item = item?;
-            check_write_type(&item)?;
+            check_stream_write_type(&item)?;
             bufs.push(RawBuf::get(&item, false)?);
         }
         for chunk in bufs.chunks(sys::MAX_IOV) {
