@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """Run CPython's own asyncio test suite (``test.test_asyncio``) with oxloop as the event loop.
 
+The suite is the one of the interpreter that runs this script (3.11 to 3.15): run it with
+each version's python to test that version. Modules a version lacks (``ModuleSpec.since``)
+are listed as not run; exclusions may hold only for some versions (``exclusions.py``).
+
 Every module runs in its own child process (this same script with ``--child``), with a
 per-module timeout, and inside it a per-test watchdog (faulthandler) so that a hanging test
 is reported by name.  If a child dies (hang, segfault, abort) the test it was running is
