@@ -361,7 +361,7 @@ impl Handle {
     }
 
     /// The callback and its arguments, while the handle holds them.
-    fn call_parts(&self, py: Python<'_>) -> Option<(Py<PyAny>, Py<PyTuple>)> {
+    pub(crate) fn call_parts(&self, py: Python<'_>) -> Option<(Py<PyAny>, Py<PyTuple>)> {
         // SAFETY: the closure only increments reference counts.
         unsafe {
             self.parts.with(py, |p| {
@@ -415,6 +415,11 @@ impl Handle {
         // SAFETY: the closure only moves the value out; it is dropped afterwards.
         let taken = unsafe { self.parts.with(py, |p| p.call.take()) };
         drop(taken);
+    }
+
+    /// Whether this is a `TimerHandle`'s base.
+    pub(crate) fn is_timer(&self) -> bool {
+        self.timer_of.is_some()
     }
 
     /// Marks the handle as a timer of `reactor`.
@@ -723,6 +728,11 @@ pub struct TimerHandle {
 impl TimerHandle {
     pub(crate) fn new(when: f64) -> Self {
         TimerHandle { when }
+    }
+
+    /// The loop time at which the callback is due.
+    pub(crate) fn when_due(&self) -> f64 {
+        self.when
     }
 }
 

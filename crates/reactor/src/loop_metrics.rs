@@ -30,6 +30,9 @@ pub const LAG_WINDOW_SLOTS: usize = 6;
 /// Length of one slot of the lag window: lag quantiles cover the last 50
 /// to 60 seconds.
 pub const LAG_SLOT_SECONDS: f64 = 10.0;
+/// At most one callback no slower than a repeat of a listed one is named
+/// per this many seconds (`slowest.rs`): naming is a Python call.
+pub const DESCRIBE_SPACING_SECONDS: f64 = 0.01;
 
 /// How a popped handler counts for lag.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -89,7 +92,7 @@ impl<L: PartialEq> LoopMetrics<L> {
                 (LAG_SLOT_SECONDS / spt) as u64,
                 now,
             ),
-            slowest: Slowest::new(SLOWEST),
+            slowest: Slowest::new(SLOWEST, (DESCRIBE_SPACING_SECONDS / spt) as u64),
             enqueued: EnqueueTimes::default(),
             last: now,
             stale: true,
@@ -191,12 +194,18 @@ impl<L: PartialEq> LoopMetrics<L> {
     /// (worth making its label).
     #[inline]
     pub fn is_slow(&self, d: u64) -> bool {
-        self.slowest.beats(d)
+        self.slowest.beats(d, self.last)
     }
 
-    /// Offers a callback that ran `d` ticks to the slowest list.
+    /// Offers a callback that ran `d` ticks (the last one) to the slowest list.
     pub fn offer_slow(&mut self, d: u64, label: L) {
-        self.slowest.offer(d, label);
+        self.slowest.offer(d, label, self.last);
+    }
+
+    /// Reads the clock afresh for the next boundary: what ran since the last
+    /// one (e.g. describing a slow callback) counts for nobody.
+    pub fn restart_clock(&mut self) {
+        self.last = ticks();
     }
 
     /// Starts a new window: forgets every figure (not the dispatch state).

@@ -13,34 +13,45 @@
 pub struct Slowest<L> {
     entries: Vec<(u64, L)>,
     capacity: usize,
-    /// Durations at or below this cannot change the list (or are not worth
-    /// describing, see the module notes).
+    /// Durations at or below this cannot enter the full list.
     bar: u64,
     /// The bar raised by repeats of a listed label.
     floor: u64,
+    /// Ticks between two descriptions of durations not above the floor.
+    spacing: u64,
+    /// When the next such description may happen.
+    next_free: u64,
 }
 
 impl<L: PartialEq> Slowest<L> {
-    /// An empty list of at most `capacity` entries.
-    pub fn new(capacity: usize) -> Self {
+    /// An empty list of at most `capacity` entries, describing durations
+    /// below the floor at most once per `spacing` ticks.
+    pub fn new(capacity: usize, spacing: u64) -> Self {
         Slowest {
             entries: Vec::with_capacity(capacity),
             capacity,
             bar: 0,
             floor: 0,
+            spacing,
+            next_free: 0,
         }
     }
 
-    /// Whether a callback that took `d` is worth describing and offering.
+    /// Whether a callback that took `d`, ending at `now`, is worth
+    /// describing and offering.
     #[inline]
-    pub fn beats(&self, d: u64) -> bool {
-        d > self.bar
+    pub fn beats(&self, d: u64, now: u64) -> bool {
+        d > self.bar && (d > self.floor || now >= self.next_free)
     }
 
-    /// Adds or updates the entry for `label`.
-    pub fn offer(&mut self, d: u64, label: L) {
+    /// Adds or updates the entry for `label` (a callback that took `d`,
+    /// described at `now`).
+    pub fn offer(&mut self, d: u64, label: L, now: u64) {
         if self.capacity == 0 {
             return;
+        }
+        if d <= self.floor {
+            self.next_free = now.saturating_add(self.spacing);
         }
         if let Some(e) = self.entries.iter_mut().find(|e| e.1 == label) {
             e.0 = e.0.max(d);
@@ -58,7 +69,7 @@ impl<L: PartialEq> Slowest<L> {
         } else {
             0
         };
-        self.bar = full_min.max(self.floor);
+        self.bar = full_min;
     }
 
     /// The entries, longest first.
@@ -71,6 +82,7 @@ impl<L: PartialEq> Slowest<L> {
         self.entries.clear();
         self.bar = 0;
         self.floor = 0;
+        self.next_free = 0;
     }
 }
 
@@ -80,34 +92,33 @@ mod tests {
 
     #[test]
     fn keeps_the_longest_per_label_worst_first() {
-        let mut s = Slowest::new(3);
+        let mut s = Slowest::new(3, 0);
         for (d, l) in [(5, "a"), (9, "b"), (7, "c"), (1, "d")] {
-            if s.beats(d) {
-                s.offer(d, l);
+            if s.beats(d, 0) {
+                s.offer(d, l, 0);
             }
         }
         assert_eq!(s.entries(), &[(9, "b"), (7, "c"), (5, "a")]);
-        assert!(!s.beats(5));
-        s.offer(8, "a");
+        assert!(!s.beats(5, 0));
+        s.offer(8, "a", 0);
         assert_eq!(s.entries(), &[(9, "b"), (8, "a"), (7, "c")]);
-        s.offer(20, "e");
+        s.offer(20, "e", 0);
         assert_eq!(s.entries(), &[(20, "e"), (9, "b"), (8, "a")]);
         s.clear();
         assert!(s.entries().is_empty());
-        assert!(s.beats(1));
+        assert!(s.beats(1, 0));
     }
 
     #[test]
-    fn a_repeated_label_raises_the_bar() {
-        let mut s = Slowest::new(10);
-        s.offer(5, "chain");
-        assert!(s.beats(6));
-        s.offer(6, "chain");
-        assert!(
-            !s.beats(6),
-            "not describing the same callback again for less"
-        );
-        assert!(s.beats(7));
-        assert_eq!(s.entries(), &[(6, "chain")]);
+    fn a_repeated_label_raises_a_floor_that_spacing_lets_others_under() {
+        let mut s = Slowest::new(10, 100);
+        s.offer(5, "chain", 0);
+        assert!(s.beats(6, 1));
+        s.offer(6, "chain", 1);
+        assert!(s.beats(7, 2), "a new record is always described");
+        s.offer(3, "other", 2); // described below the floor: spacing starts
+        assert!(!s.beats(4, 50), "below the floor, within the spacing");
+        assert!(s.beats(4, 102));
+        assert_eq!(s.entries(), &[(6, "chain"), (3, "other")]);
     }
 }
