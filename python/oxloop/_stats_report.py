@@ -19,10 +19,10 @@ def _ms(seconds: float) -> str:
 
 
 def _histogram(title: str, cumulative: list[int], total: int) -> list[str]:
-    counts = [b - a for a, b in zip([0, *cumulative], [*cumulative, total])]
+    counts = [b - a for a, b in zip([0, *cumulative], [*cumulative, total], strict=True)]
     lines = [title]
     widest = max(counts) if counts and max(counts) else 1
-    for label, n in zip(_LABELS, counts):
+    for label, n in zip(_LABELS, counts, strict=True):
         bar = "#" * round(_BAR_WIDTH * n / widest)
         share = 100.0 * n / total if total else 0.0
         lines.append(f"  {label:>8} | {bar:<{_BAR_WIDTH}} {n:>10,} {share:5.1f}%")
