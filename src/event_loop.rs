@@ -305,7 +305,9 @@ impl CoreLoop {
         )?))
     }
 
-    /// Keeps a handle that ran, and that nothing else refers to, for reuse.
+    /// Keeps a handle that ran, and that nothing else refers to, for reuse
+    /// (inlined into both dispatch variants, see `Handle::run`).
+    #[inline(always)]
     fn recycle(&self, py: Python<'_>, h: Py<Handle>) {
         if !Handle::is_recyclable(&h) {
             return;
