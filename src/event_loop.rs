@@ -613,10 +613,11 @@ impl CoreLoop {
                 continue;
             }
             let t0 = if debug { monotonic() } else { 0.0 };
-            // Debug mode keeps the callback through the run, for the slow-callback
-            // report; metrics keep it to name a callback that enters the slowest list.
-            let take = handle.is_one_shot() && !debug && !METERED;
-            if let Err(err) = handle.run(py, take, &self.empty_context) {
+            // Debug mode keeps the callback through the run, for the slow-callback report.
+            let take = handle.is_one_shot() && !debug;
+            // Metered turns keep a taken callback until it is timed (to name it).
+            let mut kept = None;
+            if let Err(err) = handle.run::<METERED>(py, take, &self.empty_context, &mut kept) {
                 if is_fatal(py, &err) {
                     self.reactor.requeue_front(batch);
                     return Err(err);
@@ -631,7 +632,8 @@ impl CoreLoop {
                 }
             }
             if METERED {
-                self.metrics.callback_done(py, &h, self.reactor.ready_len());
+                self.metrics
+                    .callback_done(py, handle, kept, self.reactor.ready_len());
             }
             if debug {
                 let dt = monotonic() - t0;

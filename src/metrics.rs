@@ -127,22 +127,34 @@ impl Metrics {
         self.with(py, |m| m.popped(kind));
     }
 
-    /// `h` ran; `ready_len` handlers are queued now. A callback slow enough
-    /// for the slowest list is described (a Python call, rare).
+    /// `handle` ran (its callback taken out for the run, or still in it);
+    /// `ready_len` handlers are queued now. A callback slow enough for the
+    /// slowest list is described (a Python call, rare).
     #[inline]
-    pub(crate) fn callback_done(&self, py: Python<'_>, h: &Py<Handle>, ready_len: usize) {
+    pub(crate) fn callback_done(
+        &self,
+        py: Python<'_>,
+        handle: &Handle,
+        taken: Option<Py<PyAny>>,
+        ready_len: usize,
+    ) {
         let slow = self.with(py, |m| {
             let d = m.callback_done(ready_len);
             (d, m.is_slow(d))
         });
         if let Some((d, true)) = slow {
-            self.offer_slow(py, h, d);
+            self.offer_slow(py, handle, taken.as_ref(), d);
         }
+        drop(taken);
     }
 
     #[cold]
-    fn offer_slow(&self, py: Python<'_>, h: &Py<Handle>, d: u64) {
-        let label = describe(py, h.get()).unwrap_or_else(|_| Label {
+    fn offer_slow(&self, py: Python<'_>, handle: &Handle, taken: Option<&Py<PyAny>>, d: u64) {
+        let callback = match taken {
+            Some(cb) => Some(cb.clone_ref(py)),
+            None => handle.call_parts(py).map(|(cb, _)| cb),
+        };
+        let label = describe(py, callback).unwrap_or_else(|_| Label {
             name: "?".to_owned(),
             place: "?".to_owned(),
         });
@@ -182,7 +194,8 @@ impl Metrics {
                     .map(|(s, l)| (l.name.clone(), l.place.clone(), s))
                     .collect(),
                 durations: m.durations().clone(),
-                lag_samples: m.lag().clone(),
+                lag_samples: m.lag_window(),
+                lag_total: m.lag_total(),
                 seconds_per_tick: m.seconds_per_tick(),
             }
         });
@@ -197,14 +210,15 @@ impl Metrics {
             slowest: Vec::new(),
             durations: LogHistogram::new(),
             lag_samples: LogHistogram::new(),
+            lag_total: (0, 0.0),
             seconds_per_tick: 1e-9,
         })
     }
 }
 
-/// The name and place of `handle`'s callback (`oxloop._metrics`).
-fn describe(py: Python<'_>, handle: &Handle) -> PyResult<Label> {
-    let Some((callback, _)) = handle.call_parts(py) else {
+/// The name and place of a callback (`oxloop._metrics`).
+fn describe(py: Python<'_>, callback: Option<Py<PyAny>>) -> PyResult<Label> {
+    let Some(callback) = callback else {
         return Ok(Label {
             name: "?".to_owned(),
             place: "?".to_owned(),
@@ -235,7 +249,10 @@ pub struct MetricsSnapshot {
     /// (name, where, seconds), worst first.
     slowest: Vec<(String, String, f64)>,
     durations: LogHistogram,
+    /// The lag window's samples.
     lag_samples: LogHistogram,
+    /// Lag samples since the last reset: count, sum in seconds.
+    lag_total: (u64, f64),
     seconds_per_tick: f64,
 }
 
@@ -322,7 +339,7 @@ impl MetricsSnapshot {
         self.counts(&self.durations, bounds)
     }
 
-    /// How many lag samples since the last reset were at most each bound.
+    /// How many lag samples of the window were at most each bound.
     fn lag_counts(&self, bounds: Vec<f64>) -> PyResult<Vec<u64>> {
         self.counts(&self.lag_samples, bounds)
     }
@@ -330,13 +347,13 @@ impl MetricsSnapshot {
     /// Lag samples since the last reset.
     #[getter]
     fn lag_count(&self) -> PyResult<u64> {
-        Ok(self.lag_samples.count())
+        Ok(self.lag_total.0)
     }
 
     /// Sum of the lag samples since the last reset, in seconds.
     #[getter]
     fn lag_sum(&self) -> PyResult<f64> {
-        Ok(self.lag_samples.sum() as f64 * self.seconds_per_tick)
+        Ok(self.lag_total.1)
     }
 
     /// The figures as a plain dict.

@@ -52,10 +52,9 @@ def summary(m: Any, title: str = "oxloop --stats") -> str:
         lines.append(f"  {_ms(s['seconds']):>14}  {s['name']}  {s['where']}")
     if not m.slowest:
         lines.append("  (none)")
-    lines += _histogram(
-        "callback durations", m.callback_counts(list(_BOUNDS)), m.callbacks
-    )
-    lines += _histogram("lag (callbacks and timers)", m.lag_counts(list(_BOUNDS)), m.lag_count)
+    lines += _histogram("callback durations", m.callback_counts(list(_BOUNDS)), m.callbacks)
+    window = m.lag_counts([*_BOUNDS, float("inf")])
+    lines += _histogram("lag (callbacks and timers, last minute)", window[:-1], window[-1])
     return "\n".join(lines)
 
 

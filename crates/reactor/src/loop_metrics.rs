@@ -12,9 +12,10 @@
 //!
 //! Lag is how late a handler starts: for a timer, after its deadline; for
 //! a ready callback, after it was queued ([`EnqueueTimes`]). I/O handlers
-//! have no due time and add no lag sample. Lag quantiles come from a sliding
-//! window ([`LAG_WINDOW_SLOTS`] slots of [`LAG_SLOT_SECONDS`]); the
-//! histograms since the last reset are kept too, for exporters.
+//! have no due time and add no lag sample. Lag samples go to a sliding
+//! window ([`LAG_WINDOW_SLOTS`] slots of [`LAG_SLOT_SECONDS`]), and to a
+//! count and sum since the last reset (for exporters): one histogram sample
+//! per callback, not two.
 
 use crate::enqueue_times::EnqueueTimes;
 use crate::histogram::LogHistogram;
@@ -50,7 +51,8 @@ pub struct LoopMetrics<L> {
     iterations: u64,
     poll_ticks: u64,
     durations: LogHistogram,
-    lag: LogHistogram,
+    lag_count: u64,
+    lag_sum: u64,
     lag_window: SlidingHistogram,
     slowest: Slowest<L>,
     enqueued: EnqueueTimes,
@@ -86,7 +88,8 @@ impl<L: PartialEq> LoopMetrics<L> {
             iterations: 0,
             poll_ticks: 0,
             durations: LogHistogram::new(),
-            lag: LogHistogram::new(),
+            lag_count: 0,
+            lag_sum: 0,
             lag_window: SlidingHistogram::new(
                 LAG_WINDOW_SLOTS,
                 (LAG_SLOT_SECONDS / spt) as u64,
@@ -163,7 +166,8 @@ impl<L: PartialEq> LoopMetrics<L> {
             Popped::Timer(when) => self.timer_lag(when),
             Popped::NoLag => return,
         };
-        self.lag.record(lag);
+        self.lag_count += 1;
+        self.lag_sum = self.lag_sum.saturating_add(lag);
         self.lag_window.record(lag);
     }
 
@@ -213,7 +217,8 @@ impl<L: PartialEq> LoopMetrics<L> {
         self.iterations = 0;
         self.poll_ticks = 0;
         self.durations.clear();
-        self.lag.clear();
+        self.lag_count = 0;
+        self.lag_sum = 0;
         self.lag_window.clear(ticks());
         self.slowest.clear();
     }
@@ -266,9 +271,14 @@ impl<L: PartialEq> LoopMetrics<L> {
         &self.durations
     }
 
-    /// Lag samples since the last reset (in ticks).
-    pub fn lag(&self) -> &LogHistogram {
-        &self.lag
+    /// Lag samples over the window (in ticks).
+    pub fn lag_window(&self) -> LogHistogram {
+        self.lag_window.merged()
+    }
+
+    /// Lag samples since the last reset: how many, and their sum in seconds.
+    pub fn lag_total(&self) -> (u64, f64) {
+        (self.lag_count, seconds(self.lag_sum, self.seconds_per_tick))
     }
 
     /// Seconds per tick of the histograms.
@@ -325,9 +335,12 @@ mod tests {
         m.callback_done(0);
         m.popped(Popped::Timer(monotonic() + 5.0)); // not late at all
         m.callback_done(0);
-        let late = m.lag().max() as f64 * m.seconds_per_tick();
+        let late = m.lag_window().max() as f64 * m.seconds_per_tick();
         assert!((0.02..0.5).contains(&late), "{late}");
-        assert_eq!(m.lag().count(), 2);
+        assert_eq!(m.lag_window().count(), 2);
+        let (n, sum) = m.lag_total();
+        assert_eq!(n, 2);
+        assert!((sum - late).abs() < 1e-3, "{sum} {late}");
         assert!(m.poll_seconds() >= 0.02);
     }
 }
