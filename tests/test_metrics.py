@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -99,6 +98,9 @@ def test_an_idle_program_has_little_lag():
     assert m.poll_seconds > 0.04, "most of the time is spent waiting"
 
 
+RUNS = 3
+
+
 def stopwatch_scenario(loop, record):
     """Eight callbacks of known length queued at once, then a timer."""
     durations = [0.002 * (i + 1) for i in range(8)]
@@ -124,33 +126,47 @@ def stopwatch_figures(record):
 
 
 def test_figures_agree_with_a_stopwatch_on_asyncio():
+    """Each figure is checked against a stopwatch in the same run, and against
+    a stopwatch around the same callbacks on stdlib asyncio. Preemption on a
+    shared machine only ever adds time, so the loops are compared by their
+    smallest figures over a few runs."""
+
     async def main(record):
         stopwatch_scenario(asyncio.get_running_loop(), record)
         await asyncio.sleep(0.08)
 
-    reference = []
-    asyncio.run(main(reference))
-    ref_lags, ref_runs = stopwatch_figures(reference)
+    ref = []
+    for _ in range(RUNS):
+        record = []
+        asyncio.run(main(record))
+        ref.append(stopwatch_figures(record))
 
     ours = []
-    m = run_metered(lambda: main(ours))
-    our_lags, our_runs = stopwatch_figures(ours)
+    for _ in range(RUNS):
+        record = []
+        m = run_metered(lambda record=record: main(record))
+        lags, runs = stopwatch_figures(record)
+        # The metrics agree with a stopwatch on the same run.
+        slow = {s["name"]: s["seconds"] for s in m.slowest if s["name"].startswith("work")}
+        assert set(slow) == set(runs)
+        for name, seconds in runs.items():
+            # (The loop's tick rate is measured once, over 2 ms: ~1e-4 relative.)
+            assert seconds * 0.995 <= slow[name] <= seconds + 0.002, (name, seconds, slow[name])
+        listed = [s["seconds"] for s in m.slowest]
+        assert listed == sorted(listed, reverse=True), "worst first"
+        assert m.lag["max"] == pytest.approx(max(lags), abs=0.002)
+        assert m.callback_seconds >= sum(runs.values()) * 0.995
+        ours.append((m, slow))
 
-    # The metrics agree with a stopwatch on the same run...
-    slow = {s["name"]: s["seconds"] for s in m.slowest if s["name"].startswith("work")}
-    assert set(slow) == set(our_runs)
-    for name, seconds in our_runs.items():
-        assert seconds <= slow[name] <= seconds + 0.002, (name, seconds, slow[name])
-    assert [s["name"] for s in m.slowest[:8]] == [f"work{i}" for i in range(7, -1, -1)]
-    assert m.lag["max"] == pytest.approx(max(our_lags), abs=0.002)
-    # ...and with one on stdlib asyncio running the same callbacks.
-    for name, seconds in ref_runs.items():
-        assert slow[name] == pytest.approx(seconds, rel=0.2, abs=0.002)
-    assert m.lag["max"] == pytest.approx(max(ref_lags), rel=0.2, abs=0.003)
-    assert m.callback_seconds >= sum(ref_runs.values()) * 0.95
-    total_work = sum(ref_runs.values())
-    assert m.callback_seconds == pytest.approx(total_work, rel=0.2, abs=0.005)
-    assert statistics.median(ref_lags) == pytest.approx(statistics.median(our_lags), abs=0.005)
+    # And with the stopwatch on asyncio.
+    for name in ref[0][1]:
+        want = min(runs[name] for _, runs in ref)
+        got = min(slow[name] for _, slow in ours)
+        assert got == pytest.approx(want, rel=0.1, abs=0.001), name
+    want = min(max(lags) for lags, _ in ref)
+    assert min(m.lag["max"] for m, _ in ours) == pytest.approx(want, rel=0.1, abs=0.002)
+    want = min(sum(runs.values()) for _, runs in ref)
+    assert min(m.callback_seconds for m, _ in ours) == pytest.approx(want, rel=0.1, abs=0.002)
 
 
 def test_timer_lag_counts_from_the_deadline():
