@@ -511,7 +511,7 @@ impl CoreLoop {
     ) -> PyResult<()> {
         let py = slf.py();
         if METERED {
-            self.metrics.begin_turn(py, self.reactor.ready_len());
+            self.metrics.begin_turn(py, || self.reactor.ready_len());
         }
         // A clock replaced from Python is read here, since the reactor's closures
         // must not run Python code; the monotonic clock is read only when needed.
@@ -560,7 +560,7 @@ impl CoreLoop {
         }
 
         if METERED {
-            self.metrics.start_batch(py, batch.len());
+            self.metrics.batch_len(py, batch.len());
         }
         self.run_batch::<METERED>(slf, batch)
     }
@@ -598,11 +598,11 @@ impl CoreLoop {
         let clock_replaced = METERED && self.clock.is_replaced();
         self.delivered.store(0, Relaxed);
         while let Some(HandleRef(h)) = batch.pop_front() {
-            if METERED {
-                self.metrics.popped(py, &h, clock_replaced);
-            }
             let handle = h.get();
             if handle.is_cancelled() {
+                if METERED {
+                    self.metrics.skipped(py);
+                }
                 continue;
             }
             if !handle.is_one_shot()
@@ -610,6 +610,9 @@ impl CoreLoop {
                 && self.reactor.ready_len() > 0
             {
                 self.defer_io(h, batch);
+                if METERED {
+                    self.metrics.batch_left_now(py, batch.len());
+                }
                 continue;
             }
             let t0 = if debug { monotonic() } else { 0.0 };
@@ -632,8 +635,9 @@ impl CoreLoop {
                 }
             }
             if METERED {
+                let ready = self.reactor.ready_len();
                 self.metrics
-                    .callback_done(py, handle, kept, self.reactor.ready_len());
+                    .callback_ran(py, &h, kept, ready, clock_replaced);
             }
             if debug {
                 let dt = monotonic() - t0;

@@ -94,8 +94,9 @@ impl Metrics {
         self.with(py, |m| m.reset());
     }
 
+    /// A turn starts (`ready_len` is asked only on the first metered turn).
     #[inline]
-    pub(crate) fn begin_turn(&self, py: Python<'_>, ready_len: usize) {
+    pub(crate) fn begin_turn(&self, py: Python<'_>, ready_len: impl FnOnce() -> usize) {
         self.with(py, |m| m.begin_turn(ready_len));
     }
 
@@ -105,16 +106,36 @@ impl Metrics {
     }
 
     #[inline]
-    pub(crate) fn start_batch(&self, py: Python<'_>, len: usize) {
-        self.with(py, |m| m.start_batch(len));
+    pub(crate) fn batch_len(&self, py: Python<'_>, len: usize) {
+        self.with(py, |m| m.batch_len(len));
     }
 
-    /// The dispatch loop popped `h`; it starts now if it runs. `clock_replaced`:
-    /// timers' deadlines are not on the monotonic clock.
+    /// The rest of the batch was cut to `left` handlers (I/O deferred).
+    pub(crate) fn batch_left_now(&self, py: Python<'_>, left: usize) {
+        self.with(py, |m| m.set_batch_left(left));
+    }
+
+    /// The dispatch loop popped a handler it does not run now.
     #[inline]
-    pub(crate) fn popped(&self, py: Python<'_>, h: &Py<Handle>, clock_replaced: bool) {
+    pub(crate) fn skipped(&self, py: Python<'_>) {
+        self.with(py, |m| m.skipped());
+    }
+
+    /// `h` ran (its callback taken out for the run, or still in it);
+    /// `ready_len` handlers are queued now. `clock_replaced`: timers'
+    /// deadlines are not on the monotonic clock. A callback slow enough for
+    /// the slowest list is described (a Python call, rare).
+    #[inline]
+    pub(crate) fn callback_ran(
+        &self,
+        py: Python<'_>,
+        h: &Py<Handle>,
+        taken: Option<Py<PyAny>>,
+        ready_len: usize,
+        clock_replaced: bool,
+    ) {
         let handle = h.get();
-        let kind = if handle.is_cancelled() || !handle.is_one_shot() {
+        let kind = if !handle.is_one_shot() {
             Popped::NoLag
         } else if handle.is_timer() {
             match h.bind(py).cast::<TimerHandle>() {
@@ -124,22 +145,8 @@ impl Metrics {
         } else {
             Popped::Ready
         };
-        self.with(py, |m| m.popped(kind));
-    }
-
-    /// `handle` ran (its callback taken out for the run, or still in it);
-    /// `ready_len` handlers are queued now. A callback slow enough for the
-    /// slowest list is described (a Python call, rare).
-    #[inline]
-    pub(crate) fn callback_done(
-        &self,
-        py: Python<'_>,
-        handle: &Handle,
-        taken: Option<Py<PyAny>>,
-        ready_len: usize,
-    ) {
         let slow = self.with(py, |m| {
-            let d = m.callback_done(ready_len);
+            let d = m.callback_ran(kind, ready_len);
             (d, m.is_slow(d))
         });
         if let Some((d, true)) = slow {

@@ -54,6 +54,16 @@ impl EnqueueTimes {
         self.cursor = 0;
     }
 
+    /// Like [`EnqueueTimes::note`], for handlers queued after the batch was
+    /// started but before it runs (from other threads, while the poller
+    /// waited): they join the batch.
+    #[inline]
+    pub fn note_for_batch(&mut self, len: usize, now: u64) {
+        if self.lookup.last().is_none_or(|&(last, _)| len > last) {
+            self.lookup.push((len, now));
+        }
+    }
+
     /// When the handler at position `i` of the running batch was queued, if
     /// known. Positions must be asked in increasing order.
     #[inline]
@@ -87,7 +97,10 @@ mod tests {
         e.start_batch();
         assert_eq!(e.queued_at(0), Some(250));
         e.start_batch();
-        assert_eq!(e.queued_at(0), None);
+        e.note_for_batch(0, 300);
+        e.note_for_batch(2, 310);
+        assert_eq!(e.queued_at(0), Some(310));
+        assert_eq!(e.queued_at(2), None);
         e.note(4, 1);
         e.clear();
         e.start_batch();

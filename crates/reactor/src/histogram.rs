@@ -67,7 +67,7 @@ impl LogHistogram {
             *c += 1;
         }
         self.total += 1;
-        self.sum = self.sum.saturating_add(v);
+        self.sum = self.sum.wrapping_add(v);
         self.max = self.max.max(v);
     }
 
@@ -76,7 +76,7 @@ impl LogHistogram {
         self.total
     }
 
-    /// Sum of the samples (saturating).
+    /// Sum of the samples (wraps after 2^64: 190 years of TSC ticks).
     pub fn sum(&self) -> u64 {
         self.sum
     }
@@ -100,7 +100,7 @@ impl LogHistogram {
             *a += b;
         }
         self.total += other.total;
-        self.sum = self.sum.saturating_add(other.sum);
+        self.sum = self.sum.wrapping_add(other.sum);
         self.max = self.max.max(other.max);
     }
 

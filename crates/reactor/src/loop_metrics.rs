@@ -22,7 +22,7 @@ use crate::histogram::LogHistogram;
 use crate::sliding_histogram::SlidingHistogram;
 use crate::slowest::Slowest;
 use crate::sys::clock::monotonic;
-use crate::sys::cycles::{calibrate, seconds_per_tick, ticks};
+use crate::sys::cycles::{seconds_per_tick, Ticks};
 
 /// Entries in the slowest-callbacks list.
 pub const SLOWEST: usize = 10;
@@ -65,6 +65,7 @@ pub struct LoopMetrics<L> {
     batch_len: usize,
     position: usize,
     seconds_per_tick: f64,
+    clock: Ticks,
 }
 
 /// Seconds of `t` ticks.
@@ -81,9 +82,9 @@ impl<L: PartialEq> Default for LoopMetrics<L> {
 impl<L: PartialEq> LoopMetrics<L> {
     /// Empty metrics (measures the tick rate first, if not done yet).
     pub fn new() -> Self {
-        calibrate();
+        let clock = Ticks::source();
         let spt = seconds_per_tick();
-        let now = ticks();
+        let now = clock.now();
         LoopMetrics {
             iterations: 0,
             poll_ticks: 0,
@@ -103,6 +104,7 @@ impl<L: PartialEq> LoopMetrics<L> {
             batch_len: 0,
             position: 0,
             seconds_per_tick: spt,
+            clock,
         }
     }
 
@@ -110,7 +112,7 @@ impl<L: PartialEq> LoopMetrics<L> {
     /// now counts as queued now.
     pub fn restart(&mut self, ready_len: usize) {
         self.enqueued.clear();
-        self.last = ticks();
+        self.last = self.clock.now();
         self.stale = false;
         self.enqueued.note(ready_len, self.last);
         self.batch_len = 0;
@@ -123,75 +125,87 @@ impl<L: PartialEq> LoopMetrics<L> {
         self.enqueued.clear();
     }
 
-    /// A turn starts with `ready_len` handlers queued.
+    /// A turn starts; `ready_len` is asked only after a restart. What is
+    /// queued now is the front of this turn's batch.
     #[inline]
-    pub fn begin_turn(&mut self, ready_len: usize) {
+    pub fn begin_turn(&mut self, ready_len: impl FnOnce() -> usize) {
         if self.stale {
-            self.restart(ready_len);
+            self.restart(ready_len());
         }
         self.iterations += 1;
-        self.anchor = None;
-        self.enqueued.note(ready_len, self.last);
         self.lag_window.rotate(self.last);
+        self.enqueued.start_batch();
+        self.position = 0;
+        self.anchor = None;
     }
 
     /// The poller returned; `ready_len` handlers are queued (some perhaps
-    /// from other threads while it waited).
+    /// from other threads while it waited: they join this turn's batch).
     #[inline]
     pub fn polled(&mut self, ready_len: usize) {
-        let now = ticks();
-        self.poll_ticks += now.saturating_sub(self.last);
+        let now = self.clock.now();
+        self.poll_ticks += now.wrapping_sub(self.last);
         self.last = now;
-        self.enqueued.note(ready_len, now);
+        self.enqueued.note_for_batch(ready_len, now);
     }
 
-    /// The turn's batch of `len` handlers is about to run.
+    /// The turn's batch holds `len` handlers.
     #[inline]
-    pub fn start_batch(&mut self, len: usize) {
-        self.enqueued.start_batch();
+    pub fn batch_len(&mut self, len: usize) {
         self.batch_len = len;
-        self.position = 0;
     }
 
-    /// The next handler of the batch was popped; it starts now (if it runs).
+    /// The batch's handlers not popped yet are now `left` (some were
+    /// handed back to the reactor); positions already popped stay.
+    pub fn set_batch_left(&mut self, left: usize) {
+        self.batch_len = self.position + 1 + left;
+        self.position += 1;
+    }
+
+    /// The next handler of the batch was not run (cancelled).
     #[inline]
-    pub fn popped(&mut self, kind: Popped) {
+    pub fn skipped(&mut self) {
+        self.position += 1;
+    }
+
+    /// The next handler of the batch ran (from the last boundary to now)
+    /// and left `ready_len` handlers queued; returns how many ticks it ran.
+    #[inline]
+    pub fn callback_ran(&mut self, kind: Popped, ready_len: usize) -> u64 {
+        let start = self.last;
+        let now = self.clock.now();
+        self.last = now;
+        let d = now.wrapping_sub(start);
+        self.durations.record(d);
         let i = self.position;
         self.position += 1;
         let lag = match kind {
-            Popped::Ready => match self.enqueued.queued_at(i) {
-                Some(t) => self.last.saturating_sub(t),
-                None => return,
-            },
-            Popped::Timer(when) => self.timer_lag(when),
-            Popped::NoLag => return,
+            Popped::Ready => self.enqueued.queued_at(i).map(|t| start.saturating_sub(t)),
+            Popped::Timer(when) => Some(self.timer_lag(start, when)),
+            Popped::NoLag => None,
         };
-        self.lag_count += 1;
-        self.lag_sum = self.lag_sum.saturating_add(lag);
-        self.lag_window.record(lag);
+        if let Some(lag) = lag {
+            self.lag_count += 1;
+            self.lag_sum = self.lag_sum.wrapping_add(lag);
+            self.lag_window.record(lag);
+        }
+        self.enqueued.note(ready_len, now);
+        d
     }
 
-    fn timer_lag(&mut self, when: f64) -> u64 {
-        let (at, mono) = *self.anchor.get_or_insert_with(|| (ticks(), monotonic()));
-        let start = mono - seconds(at.saturating_sub(self.last), self.seconds_per_tick);
-        let late = start - when;
+    /// How late a timer due at `when` (monotonic seconds) started at `start`.
+    fn timer_lag(&mut self, start: u64, when: f64) -> u64 {
+        let clock = self.clock;
+        let (at, mono) = *self
+            .anchor
+            .get_or_insert_with(|| (clock.now(), monotonic()));
+        let started = mono - seconds(at.saturating_sub(start), self.seconds_per_tick);
+        let late = started - when;
         if late > 0.0 {
             (late / self.seconds_per_tick) as u64
         } else {
             0
         }
-    }
-
-    /// A callback returned, with `ready_len` handlers queued; returns how
-    /// many ticks it ran.
-    #[inline]
-    pub fn callback_done(&mut self, ready_len: usize) -> u64 {
-        let now = ticks();
-        let d = now.saturating_sub(self.last);
-        self.last = now;
-        self.durations.record(d);
-        self.enqueued.note(ready_len, now);
-        d
     }
 
     /// Whether a callback that ran `d` ticks may enter the slowest list
@@ -209,7 +223,7 @@ impl<L: PartialEq> LoopMetrics<L> {
     /// Reads the clock afresh for the next boundary: what ran since the last
     /// one (e.g. describing a slow callback) counts for nobody.
     pub fn restart_clock(&mut self) {
-        self.last = ticks();
+        self.last = self.clock.now();
     }
 
     /// Starts a new window: forgets every figure (not the dispatch state).
@@ -219,7 +233,7 @@ impl<L: PartialEq> LoopMetrics<L> {
         self.durations.clear();
         self.lag_count = 0;
         self.lag_sum = 0;
-        self.lag_window.clear(ticks());
+        self.lag_window.clear(self.clock.now());
         self.slowest.clear();
     }
 
@@ -297,12 +311,11 @@ mod tests {
     fn a_blocking_callback_delays_the_ones_behind_it() {
         let mut m: LoopMetrics<&str> = LoopMetrics::new();
         m.restart(3); // three callbacks queued before the run
-        m.begin_turn(3);
-        m.start_batch(3);
+        m.begin_turn(|| 3);
+        m.batch_len(3);
         for (name, ms) in [("blocker", 30), ("a", 0), ("b", 0)] {
-            m.popped(Popped::Ready);
             sleep(Duration::from_millis(ms));
-            let d = m.callback_done(0);
+            let d = m.callback_ran(Popped::Ready, 0);
             if m.is_slow(d) {
                 m.offer_slow(d, name);
             }
@@ -316,6 +329,7 @@ mod tests {
         assert!(q[1] >= 0.03 && max >= 0.03, "{q:?} {max}");
         assert!(m.callback_seconds() >= 0.03);
         assert_eq!(m.batch_left(), 0);
+        assert_eq!(m.lag_total().0, 3);
         m.reset();
         assert_eq!((m.callbacks(), m.iterations()), (0, 0));
         assert_eq!(m.slowest().count(), 0);
@@ -328,13 +342,12 @@ mod tests {
         m.restart(0);
         let due = monotonic();
         sleep(Duration::from_millis(20));
-        m.begin_turn(0);
+        m.begin_turn(|| 0);
         m.polled(0);
-        m.start_batch(2);
-        m.popped(Popped::Timer(due));
-        m.callback_done(0);
-        m.popped(Popped::Timer(monotonic() + 5.0)); // not late at all
-        m.callback_done(0);
+        m.batch_len(3);
+        m.callback_ran(Popped::Timer(due), 0);
+        m.skipped();
+        m.callback_ran(Popped::Timer(monotonic() + 5.0), 0); // not late at all
         let late = m.lag_window().max() as f64 * m.seconds_per_tick();
         assert!((0.02..0.5).contains(&late), "{late}");
         assert_eq!(m.lag_window().count(), 2);

@@ -96,6 +96,30 @@ pub fn ticks() -> u64 {
     }
 }
 
+/// [`ticks`] with the source looked up once, for a caller that reads it on
+/// every callback.
+#[derive(Clone, Copy, Debug)]
+pub struct Ticks {
+    tsc: bool,
+}
+
+impl Ticks {
+    /// The calibrated source (calibrates first if needed).
+    pub fn source() -> Self {
+        Ticks { tsc: source().tsc }
+    }
+
+    /// The current tick count, as [`ticks`] reads it.
+    #[inline]
+    pub fn now(self) -> u64 {
+        if self.tsc {
+            read_tsc()
+        } else {
+            monotonic_ns()
+        }
+    }
+}
+
 /// Seconds per tick of [`ticks`].
 pub fn seconds_per_tick() -> f64 {
     source().seconds_per_tick
