@@ -136,6 +136,7 @@ impl<L: PartialEq> LoopMetrics<L> {
         self.lag_window.rotate(self.last);
         self.enqueued.start_batch();
         self.position = 0;
+        self.batch_len = 0;
         self.anchor = None;
     }
 
@@ -257,9 +258,10 @@ impl<L: PartialEq> LoopMetrics<L> {
         seconds(self.durations.sum(), self.seconds_per_tick)
     }
 
-    /// Handlers of the running batch not popped yet.
+    /// Handlers of the running batch after the one running now (a snapshot
+    /// can only be taken from a callback, or while the loop polls).
     pub fn batch_left(&self) -> usize {
-        self.batch_len.saturating_sub(self.position)
+        self.batch_len.saturating_sub(self.position + 1)
     }
 
     /// Lag quantiles over the window, in seconds, for each `q`, and the
