@@ -15,25 +15,29 @@
 //! This keeps `call_soon` free of any metrics work: a per-handle stamp
 //! would cost every call, metrics on or off.
 
+/// Notes kept before the consumed ones are dropped (amortised: a turn
+/// costs two stores, not a buffer swap).
+const COMPACT_AFTER: usize = 1024;
+
 /// Queue lengths and the ticks at which they were reached.
 #[derive(Default)]
 pub struct EnqueueTimes {
-    /// (queue length, ticks) noted during the running batch.
-    noting: Vec<(usize, u64)>,
-    /// The last noted length.
-    noted_len: usize,
-    /// The previous batch's notes: what the running batch looks up.
-    lookup: Vec<(usize, u64)>,
+    /// (queue length, ticks): `[..lookup_end]` are the running batch's notes
+    /// (from `cursor` on, not passed yet), `[lookup_end..]` the next one's.
+    notes: Vec<(usize, u64)>,
+    lookup_end: usize,
     cursor: usize,
+    /// The last length noted for the next batch.
+    noted_len: usize,
 }
 
 impl EnqueueTimes {
     /// Forgets everything (a new run, or metrics turned on).
     pub fn clear(&mut self) {
-        self.noting.clear();
-        self.noted_len = 0;
-        self.lookup.clear();
+        self.notes.clear();
+        self.lookup_end = 0;
         self.cursor = 0;
+        self.noted_len = 0;
     }
 
     /// The ready queue holds `len` handlers at `now`: those beyond the last
@@ -41,17 +45,26 @@ impl EnqueueTimes {
     #[inline]
     pub fn note(&mut self, len: usize, now: u64) {
         if len > self.noted_len {
-            self.noting.push((len, now));
+            self.notes.push((len, now));
             self.noted_len = len;
         }
     }
 
     /// The ready queue was handed over as the next batch.
+    #[inline]
     pub fn start_batch(&mut self) {
-        std::mem::swap(&mut self.noting, &mut self.lookup);
-        self.noting.clear();
+        if self.lookup_end >= COMPACT_AFTER {
+            self.compact();
+        }
+        self.cursor = self.lookup_end;
+        self.lookup_end = self.notes.len();
         self.noted_len = 0;
-        self.cursor = 0;
+    }
+
+    #[cold]
+    fn compact(&mut self) {
+        self.notes.drain(..self.lookup_end);
+        self.lookup_end = 0;
     }
 
     /// Like [`EnqueueTimes::note`], for handlers queued after the batch was
@@ -59,8 +72,17 @@ impl EnqueueTimes {
     /// waited): they join the batch.
     #[inline]
     pub fn note_for_batch(&mut self, len: usize, now: u64) {
-        if self.lookup.last().is_none_or(|&(last, _)| len > last) {
-            self.lookup.push((len, now));
+        if self.notes.len() != self.lookup_end {
+            return; // a callback ran since `start_batch`: not before the batch
+        }
+        let last = if self.lookup_end > self.cursor {
+            self.notes.last().map_or(0, |n| n.0)
+        } else {
+            0
+        };
+        if len > last {
+            self.notes.push((len, now));
+            self.lookup_end += 1;
         }
     }
 
@@ -68,7 +90,8 @@ impl EnqueueTimes {
     /// known. Positions must be asked in increasing order.
     #[inline]
     pub fn queued_at(&mut self, i: usize) -> Option<u64> {
-        while let Some(&(len, t)) = self.lookup.get(self.cursor) {
+        while self.cursor < self.lookup_end {
+            let &(len, t) = self.notes.get(self.cursor)?;
             if i < len {
                 return Some(t);
             }
@@ -105,5 +128,19 @@ mod tests {
         e.clear();
         e.start_batch();
         assert_eq!(e.queued_at(0), None);
+    }
+
+    #[test]
+    fn old_notes_are_dropped_as_batches_go_by() {
+        let mut e = EnqueueTimes::default();
+        for turn in 0..5000u64 {
+            e.note(1, turn);
+            e.note(2, turn + 1);
+            e.start_batch();
+            assert_eq!(e.queued_at(0), Some(turn));
+            assert_eq!(e.queued_at(1), Some(turn + 1));
+            assert_eq!(e.queued_at(2), None);
+        }
+        assert!(e.notes.len() <= COMPACT_AFTER + 2);
     }
 }

@@ -11,6 +11,9 @@ const SUB_BITS: u32 = 4;
 const SUB: usize = 1 << SUB_BITS;
 /// Buckets for every `u64`: 16 exact ones, then 16 per power of two from 2^4.
 const BUCKETS: usize = (64 - SUB_BITS as usize + 1) * SUB;
+/// The bucket array's length: a power of two, so that masking an index
+/// proves it in bounds (the buckets past `BUCKETS` stay empty).
+const SLOTS: usize = BUCKETS.next_power_of_two();
 
 /// The bucket holding `v`.
 #[inline]
@@ -34,11 +37,11 @@ fn bounds(i: usize) -> (u64, u64) {
     (low, low + ((1u64 << shift) - 1))
 }
 
-/// Counts of samples per bucket, with their total, sum and maximum.
+/// Counts of samples per bucket, with their sum and maximum (the number
+/// of samples is added up when asked for: one add less per sample).
 #[derive(Clone)]
 pub struct LogHistogram {
-    counts: Box<[u64; BUCKETS]>,
-    total: u64,
+    counts: Box<[u64; SLOTS]>,
     sum: u64,
     max: u64,
 }
@@ -46,8 +49,7 @@ pub struct LogHistogram {
 impl Default for LogHistogram {
     fn default() -> Self {
         LogHistogram {
-            counts: Box::new([0; BUCKETS]),
-            total: 0,
+            counts: Box::new([0; SLOTS]),
             sum: 0,
             max: 0,
         }
@@ -63,17 +65,14 @@ impl LogHistogram {
     /// Adds one sample.
     #[inline]
     pub fn record(&mut self, v: u64) {
-        if let Some(c) = self.counts.get_mut(index(v)) {
-            *c += 1;
-        }
-        self.total += 1;
+        self.counts[index(v) & (SLOTS - 1)] += 1;
         self.sum = self.sum.wrapping_add(v);
         self.max = self.max.max(v);
     }
 
     /// Number of samples.
     pub fn count(&self) -> u64 {
-        self.total
+        self.counts.iter().sum()
     }
 
     /// Sum of the samples (wraps after 2^64: 190 years of TSC ticks).
@@ -89,7 +88,6 @@ impl LogHistogram {
     /// Forgets every sample.
     pub fn clear(&mut self) {
         self.counts.fill(0);
-        self.total = 0;
         self.sum = 0;
         self.max = 0;
     }
@@ -99,7 +97,6 @@ impl LogHistogram {
         for (a, b) in self.counts.iter_mut().zip(other.counts.iter()) {
             *a += b;
         }
-        self.total += other.total;
         self.sum = self.sum.wrapping_add(other.sum);
         self.max = self.max.max(other.max);
     }
@@ -108,12 +105,13 @@ impl LogHistogram {
     /// top of the bucket holding that rank, but never above the maximum.
     /// 0 when empty.
     pub fn quantile(&self, q: f64) -> u64 {
-        if self.total == 0 {
+        let total = self.count();
+        if total == 0 {
             return 0;
         }
-        let rank = ((q.clamp(0.0, 1.0) * self.total as f64).ceil() as u64).max(1);
+        let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
         let mut seen = 0;
-        for (i, &c) in self.counts.iter().enumerate() {
+        for (i, &c) in self.counts.iter().take(BUCKETS).enumerate() {
             seen += c;
             if seen >= rank {
                 return bounds(i).1.min(self.max);

@@ -13,9 +13,9 @@
 //! Lag is how late a handler starts: for a timer, after its deadline; for
 //! a ready callback, after it was queued ([`EnqueueTimes`]). I/O handlers
 //! have no due time and add no lag sample. Lag samples go to a sliding
-//! window ([`LAG_WINDOW_SLOTS`] slots of [`LAG_SLOT_SECONDS`]), and to a
-//! count and sum since the last reset (for exporters): one histogram sample
-//! per callback, not two.
+//! window ([`LAG_WINDOW_SLOTS`] slots of [`LAG_SLOT_SECONDS`]), which
+//! also keeps their count and sum since the last reset (for exporters) as
+//! slots leave it: one histogram sample per callback, nothing more.
 
 use crate::enqueue_times::EnqueueTimes;
 use crate::histogram::LogHistogram;
@@ -51,8 +51,6 @@ pub struct LoopMetrics<L> {
     iterations: u64,
     poll_ticks: u64,
     durations: LogHistogram,
-    lag_count: u64,
-    lag_sum: u64,
     lag_window: SlidingHistogram,
     slowest: Slowest<L>,
     enqueued: EnqueueTimes,
@@ -89,8 +87,6 @@ impl<L: PartialEq> LoopMetrics<L> {
             iterations: 0,
             poll_ticks: 0,
             durations: LogHistogram::new(),
-            lag_count: 0,
-            lag_sum: 0,
             lag_window: SlidingHistogram::new(
                 LAG_WINDOW_SLOTS,
                 (LAG_SLOT_SECONDS / spt) as u64,
@@ -186,8 +182,6 @@ impl<L: PartialEq> LoopMetrics<L> {
             Popped::NoLag => None,
         };
         if let Some(lag) = lag {
-            self.lag_count += 1;
-            self.lag_sum = self.lag_sum.wrapping_add(lag);
             self.lag_window.record(lag);
         }
         self.enqueued.note(ready_len, now);
@@ -232,8 +226,6 @@ impl<L: PartialEq> LoopMetrics<L> {
         self.iterations = 0;
         self.poll_ticks = 0;
         self.durations.clear();
-        self.lag_count = 0;
-        self.lag_sum = 0;
         self.lag_window.clear(self.clock.now());
         self.slowest.clear();
     }
@@ -294,7 +286,8 @@ impl<L: PartialEq> LoopMetrics<L> {
 
     /// Lag samples since the last reset: how many, and their sum in seconds.
     pub fn lag_total(&self) -> (u64, f64) {
-        (self.lag_count, seconds(self.lag_sum, self.seconds_per_tick))
+        let (n, sum) = self.lag_window.total();
+        (n, seconds(sum, self.seconds_per_tick))
     }
 
     /// Seconds per tick of the histograms.

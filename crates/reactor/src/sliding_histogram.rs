@@ -11,6 +11,8 @@ use crate::histogram::LogHistogram;
 
 /// Recent samples, in `slots` histograms of `slot_len` ticks each.
 pub struct SlidingHistogram {
+    /// Samples that left the window: how many, and their sum.
+    retired: (u64, u64),
     slots: Vec<LogHistogram>,
     current: usize,
     slot_start: u64,
@@ -22,6 +24,7 @@ impl SlidingHistogram {
     /// 1), the first starting at `now`.
     pub fn new(slots: usize, slot_len: u64, now: u64) -> Self {
         SlidingHistogram {
+            retired: (0, 0),
             slots: (0..slots.max(1)).map(|_| LogHistogram::new()).collect(),
             current: 0,
             slot_start: now,
@@ -53,6 +56,8 @@ impl SlidingHistogram {
         for _ in 0..passed.min(n as u64) {
             self.current = (self.current + 1) % n;
             if let Some(h) = self.slots.get_mut(self.current) {
+                self.retired.0 += h.count();
+                self.retired.1 = self.retired.1.wrapping_add(h.sum());
                 h.clear();
             }
         }
@@ -63,9 +68,18 @@ impl SlidingHistogram {
 
     /// Forgets every sample; the window starts again at `now`.
     pub fn clear(&mut self, now: u64) {
+        self.retired = (0, 0);
         self.slots.iter_mut().for_each(LogHistogram::clear);
         self.current = 0;
         self.slot_start = now;
+    }
+
+    /// Every sample since the last clear, in or out of the window: how
+    /// many, and their sum (kept as slots are dropped, not per sample).
+    pub fn total(&self) -> (u64, u64) {
+        self.slots.iter().fold(self.retired, |(n, s), h| {
+            (n + h.count(), s.wrapping_add(h.sum()))
+        })
     }
 
     /// The window's samples as one histogram.
@@ -98,8 +112,10 @@ mod tests {
         assert_eq!((m.count(), m.max()), (1, 300));
         w.rotate(1_000); // long idle: everything is dropped
         assert_eq!(w.merged().count(), 0);
+        assert_eq!(w.total(), (3, 600), "but still counted since the start");
         w.record(5);
         w.clear(2_000);
         assert_eq!(w.merged().count(), 0);
+        assert_eq!(w.total(), (0, 0));
     }
 }
