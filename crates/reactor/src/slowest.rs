@@ -4,10 +4,15 @@
 //! Labels (a callback's name and place) cost a Python call to make, so the
 //! caller first asks [`Slowest::beats`] (one comparison, on every callback)
 //! and makes the label only for a duration that may enter. A label already
-//! listed raises the bar for everything else to that duration: a loop that
-//! keeps running the same few callbacks then stops describing them after a
-//! handful of new records, instead of on every callback while the list is
-//! not yet full.
+//! listed raises a floor to that duration: a loop that keeps running the
+//! same few callbacks would otherwise describe them on every call while the
+//! list is not full. A duration above the bar but not above the floor may
+//! still be a callback not listed yet: the first [`FREE_DESCRIPTIONS`] of
+//! those are described at once, later ones at most once per `spacing`
+//! ticks, so the list still fills up with distinct callbacks.
+
+/// Descriptions of durations below the floor made before spacing applies.
+pub const FREE_DESCRIPTIONS: u32 = 64;
 
 /// At most `capacity` entries, sorted by duration, longest first.
 pub struct Slowest<L> {
@@ -19,8 +24,10 @@ pub struct Slowest<L> {
     floor: u64,
     /// Ticks between two descriptions of durations not above the floor.
     spacing: u64,
-    /// When the next such description may happen.
+    /// When the next such description may happen (0 while credits last).
     next_free: u64,
+    /// Descriptions below the floor left before spacing applies.
+    credits: u32,
 }
 
 impl<L: PartialEq> Slowest<L> {
@@ -34,6 +41,7 @@ impl<L: PartialEq> Slowest<L> {
             floor: 0,
             spacing,
             next_free: 0,
+            credits: FREE_DESCRIPTIONS,
         }
     }
 
@@ -51,7 +59,11 @@ impl<L: PartialEq> Slowest<L> {
             return;
         }
         if d <= self.floor {
-            self.next_free = now.saturating_add(self.spacing);
+            if self.credits > 0 {
+                self.credits -= 1;
+            } else {
+                self.next_free = now.saturating_add(self.spacing);
+            }
         }
         if let Some(e) = self.entries.iter_mut().find(|e| e.1 == label) {
             e.0 = e.0.max(d);
@@ -83,6 +95,7 @@ impl<L: PartialEq> Slowest<L> {
         self.bar = 0;
         self.floor = 0;
         self.next_free = 0;
+        self.credits = FREE_DESCRIPTIONS;
     }
 }
 
@@ -116,6 +129,10 @@ mod tests {
         assert!(s.beats(6, 1));
         s.offer(6, "chain", 1);
         assert!(s.beats(7, 2), "a new record is always described");
+        for _ in 0..FREE_DESCRIPTIONS {
+            assert!(s.beats(3, 2), "the first few are free");
+            s.offer(3, "other", 2);
+        }
         s.offer(3, "other", 2); // described below the floor: spacing starts
         assert!(!s.beats(4, 50), "below the floor, within the spacing");
         assert!(s.beats(4, 102));
