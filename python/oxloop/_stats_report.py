@@ -15,6 +15,8 @@ _BAR_WIDTH = 40
 
 
 def _ms(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} us"
     return f"{seconds * 1e3:.3f} ms"
 
 

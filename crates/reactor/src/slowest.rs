@@ -12,7 +12,7 @@
 //! ticks, so the list still fills up with distinct callbacks.
 
 /// Descriptions of durations below the floor made before spacing applies.
-pub const FREE_DESCRIPTIONS: u32 = 64;
+pub const FREE_DESCRIPTIONS: u32 = 256;
 
 /// At most `capacity` entries, sorted by duration, longest first.
 pub struct Slowest<L> {
