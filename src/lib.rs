@@ -12,6 +12,7 @@ mod gil_cell;
 mod handle;
 mod handle_alloc;
 mod loop_clock;
+mod metrics;
 mod pycall;
 mod running_future;
 mod transports;
@@ -24,6 +25,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<event_loop::CoreLoop>()?;
     m.add_class::<handle::Handle>()?;
     m.add_class::<handle::TimerHandle>()?;
+    m.add_class::<metrics::MetricsSnapshot>()?;
     handle_alloc::install(m.py())?;
     m.add_class::<transports::stream::SocketTransport>()?;
     m.add_class::<transports::datagram::DatagramTransport>()?;
