@@ -1,7 +1,8 @@
 """oxloop.ThreadPoolExecutor against concurrent.futures.ThreadPoolExecutor on what
 programs (and CPython's own test_concurrent_futures) read besides the public API:
 ``_threads`` as a live collection of joinable threads, ``_max_workers``, ``_broken``,
-idle-thread reuse, and which queued work ``shutdown(cancel_futures=True)`` cancels."""
+idle-thread reuse, resizing by assigning ``_max_workers``, and which queued work
+``shutdown(cancel_futures=True)`` cancels."""
 
 from __future__ import annotations
 
@@ -78,6 +79,23 @@ def test_saturation_starts_max_workers_threads(pool_type):
         pool.submit(sem.acquire)
     assert len(pool._threads) == pool._max_workers == 4
     for _ in range(15 * pool._max_workers):
+        sem.release()
+    pool.shutdown(wait=True)
+
+
+@pytest.mark.parametrize("pool_type", POOLS)
+def test_assigning_max_workers_resizes_the_pool(pool_type):
+    sem = threading.Semaphore(0)
+    pool = pool_type(2)
+    for _ in range(4):
+        pool.submit(sem.acquire)
+    assert len(pool._threads) == 2
+    pool._max_workers = 5
+    assert pool._max_workers == 5
+    for _ in range(4):
+        pool.submit(sem.acquire)
+    assert len(pool._threads) == 5
+    for _ in range(8):
         sem.release()
     pool.shutdown(wait=True)
 

@@ -46,9 +46,9 @@ struct WorkItem {
     kwargs: Option<Py<PyDict>>,
 }
 
-/// The constructor's arguments, set once by `_configure`.
+/// The constructor's arguments, set once by `_configure` (`max_workers`
+/// lives in `State`: programs assign `_max_workers` to resize a pool).
 struct Config {
-    max_workers: usize,
     thread_name_prefix: String,
     initializer: Option<Py<PyAny>>,
     initargs: Py<PyTuple>,
@@ -57,6 +57,8 @@ struct Config {
 #[derive(Default)]
 struct State {
     queue: VecDeque<WorkItem>,
+    /// Most workers to start; read by every submit that may start one.
+    max_workers: usize,
     /// Workers blocked waiting for work.
     idle: usize,
     /// Workers running an item (taken and not finished).
@@ -392,12 +394,13 @@ impl ThreadPool {
         self.shared
             .config
             .set(Config {
-                max_workers,
                 thread_name_prefix,
                 initializer,
                 initargs,
             })
-            .map_err(|_| PyRuntimeError::new_err("ThreadPool is already configured"))
+            .map_err(|_| PyRuntimeError::new_err("ThreadPool is already configured"))?;
+        lock(&self.shared.state).max_workers = max_workers;
+        Ok(())
     }
 
     /// `submit(fn, /, *args, **kwargs)`: schedules `fn(*args, **kwargs)` and
@@ -410,7 +413,7 @@ impl ThreadPool {
         args: Bound<'py, PyTuple>,
         kwargs: Option<Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let max_workers = self.shared.config()?.max_workers;
+        self.shared.config()?;
         let future = new_future(py)?;
         let item = WorkItem {
             future: future.clone().unbind(),
@@ -434,7 +437,7 @@ impl ThreadPool {
                 ));
             }
             state.queue.push_back(item);
-            if state.queue.len() + state.busy > state.live && state.live < max_workers {
+            if state.queue.len() + state.busy > state.live && state.live < state.max_workers {
                 state.live += 1;
                 state.started += 1;
                 Some(state.started - 1)
@@ -488,7 +491,17 @@ impl ThreadPool {
 
     #[getter]
     fn _max_workers(&self) -> PyResult<usize> {
-        Ok(self.shared.config()?.max_workers)
+        self.shared.config()?;
+        Ok(lock(&self.shared.state).max_workers)
+    }
+
+    /// Programs resize a pool by assigning `_max_workers`, as the stdlib
+    /// pool reads it on every submit; workers beyond a lowered limit finish
+    /// and stay, as there.
+    #[setter(_max_workers)]
+    fn set_max_workers(&self, value: usize) -> PyResult<()> {
+        lock(&self.shared.state).max_workers = value;
+        Ok(())
     }
 
     /// The worker threads, a live view (`concurrent.futures` keeps a set).
