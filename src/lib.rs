@@ -32,6 +32,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<transports::read_pipe::ReadPipeTransport>()?;
     m.add_class::<transports::write_pipe::WritePipeTransport>()?;
     m.add_class::<executors::thread_pool::ThreadPool>()?;
+    m.add_class::<executors::worker_threads::WorkerThread>()?;
+    m.add_class::<executors::worker_threads::WorkerThreads>()?;
     m.add_class::<executors::process_pool::ProcessPool>()?;
     m.add_function(wrap_pyfunction!(executors::frames::read_frame, m)?)?;
     m.add_function(wrap_pyfunction!(executors::frames::write_frame, m)?)?;

@@ -2,7 +2,7 @@
 
 import asyncio
 import contextvars
-from collections.abc import Callable, Coroutine, Generator, Sequence
+from collections.abc import Callable, Coroutine, Generator, Iterator, Sequence
 from concurrent.futures import Future
 from typing import Any, TypeVar, final
 
@@ -19,6 +19,8 @@ __all__ = [
     "WritePipeTransport",
     "ThreadPoolExecutor",
     "ProcessPoolExecutor",
+    "WorkerThread",
+    "WorkerThreads",
     "read_frame",
     "write_frame",
     "executors_at_exit",
@@ -288,10 +290,37 @@ class ThreadPoolExecutor:
     def _idle_workers(self) -> int: ...
     @property
     def _max_workers(self) -> int: ...
+    @_max_workers.setter
+    def _max_workers(self, value: int) -> None: ...
     @property
-    def _broken(self) -> str | None: ...
+    def _threads(self) -> WorkerThreads: ...
+    @property
+    def _broken(self) -> str | bool: ...
     @property
     def _shutdown(self) -> bool: ...
+
+@final
+class WorkerThread:
+    """A worker thread of an `oxloop.ThreadPoolExecutor`."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def ident(self) -> int | None: ...
+    @property
+    def daemon(self) -> bool: ...
+    def is_alive(self) -> bool: ...
+    def join(self, timeout: float | None = None) -> None: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class WorkerThreads:
+    """`ThreadPoolExecutor._threads`: a live view of the pool's worker threads."""
+
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[WorkerThread]: ...
+    def __contains__(self, key: object, /) -> bool: ...
 
 @disjoint_base
 class ProcessPoolExecutor:

@@ -12,3 +12,4 @@ pub mod process_pool;
 pub mod py_objects;
 pub mod sync;
 pub mod thread_pool;
+pub mod worker_threads;
