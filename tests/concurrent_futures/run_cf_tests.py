@@ -440,6 +440,11 @@ def run_class(opts, key: str, ids: list[str], workdir: str) -> ClassResult:
         res.crashes.append(f"{why} while running {started or '(between tests)'}")
         remaining = [t for t in ids if t not in res.records]
         if not remaining:
+            if started is None:
+                # every test reported, then the child hung or died (module
+                # cleanup, interpreter exit): that is a failure too
+                exit_id = f"{key} (after its tests)"
+                res.records[exit_id] = Record(exit_id, "failed", f"CRASH: {why}", shared._tail(log))
             break
         if attempt > opts.max_restarts:
             for tid in remaining:
