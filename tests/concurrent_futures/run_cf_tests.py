@@ -91,16 +91,18 @@ FUTURE_CONSTANTS = (
 # ---------------------------------------------------------------------------------------------
 
 
-def _substitute_future(modules: list):
-    """The tests' own ``Future()`` (FutureTests, ``create_future``) builds oxloop's
-    Future. Returns a function that replaces the module-level ``*_FUTURE`` constants with
-    new oxloop Futures in the same states; the runner calls it before every test, so a
-    test that only reads them is seen to use oxloop's Future (and no test sees what an
-    earlier one did to them)."""
+def _substitute_future(modules: list, executors: str):
+    """The tests' own ``Future()`` (FutureTests, ``create_future``) builds the Future
+    under test (oxloop's, or the stdlib's for the baseline). Returns a function that
+    replaces the module-level ``*_FUTURE`` constants with new Futures under test in the
+    same states; the runner calls it before every test, so a test that only reads them
+    is seen to use that Future (and no test sees what an earlier one did to them)."""
     from concurrent.futures import _base
 
-    from oxloop._future import Future
-
+    if executors == "oxloop":
+        from oxloop._future import Future
+    else:
+        Future = _base.Future
     pool_substitution.count_futures(Future)
     for mod in modules:
         if getattr(mod, "Future", None) is _base.Future:
@@ -208,13 +210,7 @@ def child_main(opts) -> int:
     except Exception as exc:  # noqa: BLE001 - report anything, e.g. ImportError
         emit({"ev": "fatal", "msg": f"cannot import the tests: {type(exc).__name__}: {exc}"})
         return 3
-    refresh_constants = None
-    if opts.executors == "oxloop":
-        refresh_constants = _substitute_future(modules)
-    else:
-        from concurrent.futures import _base
-
-        pool_substitution.count_futures(_base.Future)
+    refresh_constants = _substitute_future(modules, opts.executors)
     _adapt_subprocesses(
         modules,
         pool_substitution.subprocess_prelude(
