@@ -78,6 +78,12 @@ def _extracted_test_dir() -> str:
     return os.path.join(cache_dir(), "usr", "lib", f"python{VERSION}", "test")
 
 
+def _apt_download(package: str, where: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["apt-get", "download", package], cwd=where, capture_output=True, text=True, timeout=300
+    )
+
+
 def fetch() -> str:
     """Downloads and extracts ``libpythonX.Y-testsuite`` into the cache; returns a
     message saying what happened (never raises for a missing package)."""
@@ -85,13 +91,12 @@ def fetch() -> str:
     if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
         return "apt-get/dpkg-deb not available"
     with tempfile.TemporaryDirectory(prefix="oxloop-cf-deb-") as tmp:
-        proc = subprocess.run(
-            ["apt-get", "download", package],
-            cwd=tmp,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        proc = _apt_download(package, tmp)
+        no_lists = not glob.glob("/var/lib/apt/lists/*_Packages*")
+        if proc.returncode != 0 and no_lists and os.geteuid() == 0:
+            # a fresh machine has no package lists yet
+            subprocess.run(["apt-get", "update", "-qq"], capture_output=True, timeout=600)
+            proc = _apt_download(package, tmp)
         debs = glob.glob(os.path.join(tmp, "*.deb"))
         if proc.returncode != 0 or not debs:
             why = (proc.stderr or proc.stdout).strip().splitlines()
