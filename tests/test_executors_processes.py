@@ -115,11 +115,10 @@ def test_unpicklable_values_fail_only_their_future():
         bad_result = ex.submit(tasks.return_unpicklable)
         with pytest.raises(TypeError, match="refuses pickling"):
             bad_result.result(timeout=10)
-        # As concurrent.futures: the error that stopped the exception
-        # from being sent back.
-        bad_exc = ex.submit(tasks.raise_unpicklable_error)
-        with pytest.raises(TypeError, match="this exception refuses pickling"):
-            bad_exc.result(timeout=10)
+        # An exception that cannot be pickled: compared with stdlib in
+        # test_executors_process_deaths.py (the outcome depends on what
+        # else is imported: tblib, which distributed installs, pickles
+        # exception chains).
         assert ex.submit(tasks.square, 5).result(timeout=10) == 25
         assert ex._broken is None
 

@@ -27,18 +27,15 @@ def _traceback_text(exc: BaseException) -> str:
 
 
 def _pickled_exception(exc: BaseException) -> bytes:
+    """`(exc, its traceback text)` pickled. If `exc` cannot be pickled, the
+    error that stopped it is sent instead, as concurrent.futures does; if
+    that fails too, the error ends the worker (there too), and the pool
+    breaks."""
     try:
         return pickle.dumps((exc, _traceback_text(exc)), pickle.HIGHEST_PROTOCOL)
     except BaseException as err:
-        # As concurrent.futures: the caller gets the error that stopped the
-        # exception from being sent (e.g. "cannot pickle ..."), with its own
-        # traceback.
         failure = err
-    try:
-        return pickle.dumps((failure, _traceback_text(failure)), pickle.HIGHEST_PROTOCOL)
-    except BaseException as again:
-        stand_in = RuntimeError(f"the exception {exc!r} could not be pickled: {again!r}")
-        return pickle.dumps((stand_in, _traceback_text(exc)), pickle.HIGHEST_PROTOCOL)
+    return pickle.dumps((failure, _traceback_text(failure)), pickle.HIGHEST_PROTOCOL)
 
 
 def _run(payload: bytes) -> tuple[int, bytes]:
