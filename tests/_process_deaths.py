@@ -100,3 +100,8 @@ def _fail(message):
 
 def return_instance(cls):
     return cls()
+
+
+def ignore_sigterm_then_sleep(seconds):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    time.sleep(seconds)

@@ -258,3 +258,21 @@ def unpicklable_outcomes(impl):
 
 def test_unpicklable_calls_and_results_raise_as_stdlib():
     assert unpicklable_outcomes("oxloop") == unpicklable_outcomes("stdlib")
+
+
+def test_worker_ignoring_sigterm_is_killed_when_the_pool_breaks():
+    # stdlib terminates the other workers and then joins them: with one that
+    # ignores SIGTERM its shutdown() waits for the task. oxloop SIGKILLs a
+    # worker still there 1 s after the break.
+    ex = oxloop.ProcessPoolExecutor(2, mp_context=mp.get_context("fork"))
+    stubborn = ex.submit(deaths.ignore_sigterm_then_sleep, 60)
+    pids = list(ex._processes)
+    time.sleep(0.3)  # let it install its handler
+    doomed = ex.submit(deaths.die_running, "os_exit")
+    assert outcome(doomed) == "BrokenProcessPool"
+    assert outcome(stubborn) == "BrokenProcessPool"
+    start = time.monotonic()
+    ex.shutdown(wait=True)
+    assert time.monotonic() - start < 10
+    assert wait_gone(pids)
+    assert zombie_children() == []
