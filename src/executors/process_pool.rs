@@ -6,9 +6,10 @@
 //! frames without the GIL, notices workers that died, and attaches to
 //! Python only to unpickle results, complete futures and hand queued tasks
 //! to workers that finished one (`process_dispatch.rs`; `submit` hands
-//! tasks out too, to a worker with room). Worker processes are started through the pool's
-//! `multiprocessing` context (`oxloop._executor_hooks.start_worker_process`)
-//! and run `oxloop._process_worker.main`.
+//! tasks out too, to a worker with room). Worker processes are started
+//! through the pool's `multiprocessing` context
+//! (`oxloop._executor_hooks.start_worker_process`) and run
+//! `oxloop._process_worker.main`.
 
 use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
