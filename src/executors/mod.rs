@@ -7,6 +7,7 @@ pub mod at_exit;
 pub mod frames;
 pub mod future;
 pub mod future_class;
+pub mod process_dispatch;
 pub mod process_io;
 pub mod process_pool;
 pub mod py_objects;
