@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs oxloop with its dev dependencies, then runs every test:
 # the reactor's cargo tests, lint, pytest (which includes the CPython
-# asyncio conformance runner) . Exits non-zero when anything fails.
+# asyncio conformance runner), then CPython's test_concurrent_futures on
+# oxloop's pools. Exits non-zero when anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,3 +20,7 @@ python -m mypy.stubtest oxloop._core
 
 echo "== pytest"
 python -m pytest -q tests
+
+echo "== CPython test_concurrent_futures on oxloop's pools"
+# One child per test class; ends with "N passed, N failed", non-zero on failures.
+python tests/concurrent_futures/run_cf_tests.py

@@ -16,7 +16,7 @@ import sys as _sys
 import warnings as _warnings
 
 from . import _policy
-from ._core import Handle, TimerHandle
+from ._core import Handle, MetricsSnapshot, TimerHandle
 from ._executors import ProcessPoolExecutor, ThreadPoolExecutor
 from ._loop import Loop
 from ._policy import EventLoopPolicy
@@ -25,6 +25,7 @@ __all__ = [
     "EventLoopPolicy",
     "Handle",
     "Loop",
+    "MetricsSnapshot",
     "ProcessPoolExecutor",
     "ThreadPoolExecutor",
     "TimerHandle",
@@ -36,9 +37,13 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-def new_event_loop() -> Loop:
-    """Return a new oxloop event loop."""
-    return Loop()
+def new_event_loop(*, metrics: bool = False) -> Loop:
+    """Return a new oxloop event loop; with `metrics=True` it records where
+    its time goes from the start (see `Loop.metrics()`)."""
+    loop = Loop()
+    if metrics:
+        loop.set_metrics(True)
+    return loop
 
 
 def install() -> None:
