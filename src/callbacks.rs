@@ -148,7 +148,18 @@ pub fn check_callback(py: Python<'_>, callback: &Bound<'_, PyAny>, method: &str)
             }
         }
     }
-    let f = asyncio_helper(py, &ISCOROUTINEFUNCTION, "iscoroutinefunction")?;
+    // 3.14 deprecated the public `iscoroutinefunction` (it warns on each call);
+    // asyncio's own checks use the private twin, which older versions lack.
+    let f = ISCOROUTINEFUNCTION
+        .get_or_try_init(py, || {
+            let module = py.import("asyncio.coroutines")?;
+            let f = match module.getattr("_iscoroutinefunction") {
+                Ok(f) => f,
+                Err(_) => module.getattr("iscoroutinefunction")?,
+            };
+            Ok::<_, PyErr>(f.unbind())
+        })?
+        .bind(py);
     if f.call1((callback,))?.is_truthy()? {
         return Err(coroutine_error(method));
     }

@@ -28,6 +28,7 @@ use crate::loop_clock::{class_clock, Clock};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::pycall::vectorcall;
 use crate::running_future::{self, Kind};
+use crate::task_kwargs;
 
 /// `object.__setattr__(obj, name, value)`, or `object.__delattr__` for `None`.
 fn generic_setattr(
@@ -107,44 +108,45 @@ pub struct CoreLoop {
     metrics: Metrics,
 }
 
-static FUTURE_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static TASK_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+/// The `__dict__`s of `asyncio.futures` and `asyncio.tasks` (see `asyncio_class`).
+static FUTURES_DICT: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
+static TASKS_DICT: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
 
 /// Keyword-name tuples for vectorcalls, built once: index bit 0 adds
-/// `name`, bit 1 adds `context`, after `loop`; index 4 is `("context",)`.
-static KWNAMES: [PyOnceLock<Py<PyTuple>>; 5] = [const { PyOnceLock::new() }; 5];
+/// `name`, bit 1 adds `context`, after `loop`.
+static KWNAMES: [PyOnceLock<Py<PyTuple>>; 4] = [const { PyOnceLock::new() }; 4];
 
 fn kwnames(py: Python<'_>, index: usize) -> PyResult<&Bound<'_, PyTuple>> {
     let cell = KWNAMES
         .get(index)
         .ok_or_else(|| pyo3::exceptions::PySystemError::new_err("bad kwnames index"))?;
     cell.get_or_try_init(py, || {
-        let names: Vec<&str> = if index == 4 {
-            vec!["context"]
-        } else {
-            let mut v = vec!["loop"];
-            if index & 1 != 0 {
-                v.push("name");
-            }
-            if index & 2 != 0 {
-                v.push("context");
-            }
-            v
-        };
+        let mut names = vec!["loop"];
+        if index & 1 != 0 {
+            names.push("name");
+        }
+        if index & 2 != 0 {
+            names.push("context");
+        }
         Ok::<_, PyErr>(PyTuple::new(py, names)?.unbind())
     })
     .map(|t| t.bind(py))
 }
 
-fn asyncio_attr<'py>(
+/// `module.name` as it is now (`asyncio.futures.Future`, `asyncio.tasks.Task`),
+/// looked up on every call as asyncio's own loop does: tests and programs
+/// replace them (3.14's `test_graph` swaps in the pure-Python `_PyTask`).
+/// One lookup in the module's cached `__dict__`.
+fn asyncio_class<'py>(
     py: Python<'py>,
-    cell: &'static PyOnceLock<Py<PyAny>>,
-    name: &str,
-) -> PyResult<&'py Bound<'py, PyAny>> {
-    cell.get_or_try_init(py, || {
-        Ok::<_, PyErr>(py.import("asyncio")?.getattr(name)?.unbind())
+    cell: &'static PyOnceLock<Py<PyDict>>,
+    module: &str,
+    name: &Bound<'py, PyString>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let dict = cell.get_or_try_init(py, || Ok::<_, PyErr>(py.import(module)?.dict().unbind()))?;
+    dict.bind(py).get_item(name)?.ok_or_else(|| {
+        pyo3::exceptions::PyAttributeError::new_err(format!("{module} has no attribute {name}"))
     })
-    .map(|t| t.bind(py))
 }
 
 fn current_thread_id() -> u64 {
@@ -418,12 +420,28 @@ impl CoreLoop {
         args: Bound<'_, PyTuple>,
         method: &str,
     ) -> PyResult<Py<Handle>> {
+        self.set_io_in(py, fd, side, callback, args, None, method)
+    }
+
+    /// `set_io` whose handler runs in `context` (a transport's, Python 3.15+)
+    /// rather than in a copy of the caller's.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn set_io_in(
+        &self,
+        py: Python<'_>,
+        fd: &Bound<'_, PyAny>,
+        side: Side,
+        callback: Bound<'_, PyAny>,
+        args: Bound<'_, PyTuple>,
+        context: Option<Bound<'_, PyAny>>,
+        method: &str,
+    ) -> PyResult<Py<Handle>> {
         self.check_closed()?;
         let fd = fileobj_to_fd(fd)?;
         self.check_callback(py, &callback, method, true)?;
         let handle = untracked(Py::new(
             py,
-            self.new_handle(py, callback, args, None, false)?
+            self.new_handle(py, callback, args, context, false)?
                 .repeating(),
         )?);
         match self
@@ -465,16 +483,16 @@ impl CoreLoop {
     /// `asyncio.Future` bound to this loop.
     pub(crate) fn create_future_impl<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
-        let future = asyncio_attr(py, &FUTURE_TYPE, "Future")?;
+        let future = asyncio_class(py, &FUTURES_DICT, "asyncio.futures", intern!(py, "Future"))?;
         let made = match slf.get().run_kwargs(py) {
             Some(kw) => {
-                running_future::make(future, Kind::Future, &PyTuple::empty(py), kw.bind(py))?
+                running_future::make(&future, Kind::Future, &PyTuple::empty(py), kw.bind(py))?
             }
             None => None,
         };
         match made {
             Some(f) => Ok(f),
-            None => vectorcall(future, &[slf.as_ptr()], Some(kwnames(py, 0)?)),
+            None => vectorcall(&future, &[slf.as_ptr()], Some(kwnames(py, 0)?)),
         }
     }
 
@@ -774,38 +792,58 @@ impl CoreLoop {
     }
 
     /// Wraps `coro` in a task on this loop (through the task factory, if set).
-    #[pyo3(signature = (coro, *, name=None, context=None))]
+    /// The keywords reach the factory or `Task` as the running Python version's
+    /// asyncio passes them (`task_kwargs.rs`).
+    #[pyo3(signature = (coro, **kwargs))]
     fn create_task<'py>(
         slf: &Bound<'py, Self>,
         coro: Bound<'py, PyAny>,
-        name: Option<Bound<'py, PyAny>>,
-        context: Option<Bound<'py, PyAny>>,
+        kwargs: Option<Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         let this = slf.get();
         this.check_closed()?;
-        let name = name.filter(|n| !n.is_none());
-        let context = context.filter(|c| !c.is_none());
+        let kwargs = kwargs.filter(|k| !k.is_empty());
+        let rules = task_kwargs::rules(py);
         // SAFETY: the closure only increments a reference count.
         let factory = unsafe {
             this.task_factory
                 .with(py, |f| f.as_ref().map(|f| f.clone_ref(py)))
         };
-        let Some(factory) = factory else {
-            let task_type = asyncio_attr(py, &TASK_TYPE, "Task")?;
-            // The common call, `create_task(coro)` on the running loop, skips the keyword
-            // dict (`running_future.rs`); debug mode keeps the path below, which trims the
-            // creation traceback.
-            if name.is_none() && context.is_none() && !this.debug.load(Relaxed) {
-                if let Some(kw) = this.run_kwargs(py) {
-                    let args = PyTuple::new(py, [&coro])?;
-                    if let Some(task) =
-                        running_future::make(task_type, Kind::Task, &args, kw.bind(py))?
-                    {
-                        return Ok(task);
-                    }
+        if let Some(factory) = factory {
+            return task_kwargs::call_factory(rules, factory.bind(py), slf, &coro, kwargs.as_ref());
+        }
+        let task_type = &asyncio_class(py, &TASKS_DICT, "asyncio.tasks", intern!(py, "Task"))?;
+        let (name, context, rest) = match &kwargs {
+            None => (None, None, None),
+            Some(kw) => {
+                let split = task_kwargs::split(rules, kw)?;
+                (split.name, split.context, split.rest)
+            }
+        };
+        // The common call, `create_task(coro)` on the running loop, skips the keyword
+        // dict (`running_future.rs`); debug mode keeps the path below, which trims the
+        // creation traceback.
+        if kwargs.is_none() && !this.debug.load(Relaxed) {
+            if let Some(kw) = this.run_kwargs(py) {
+                let args = PyTuple::new(py, [&coro])?;
+                if let Some(task) = running_future::make(task_type, Kind::Task, &args, kw.bind(py))?
+                {
+                    return Ok(task);
                 }
             }
+        }
+        let task = if let Some(rest) = rest {
+            // Keywords beyond name/context (3.13.3+, e.g. eager_start on 3.14).
+            rest.set_item(intern!(py, "loop"), slf)?;
+            if let Some(name) = &name {
+                rest.set_item(intern!(py, "name"), name)?;
+            }
+            if let Some(c) = &context {
+                rest.set_item(intern!(py, "context"), c)?;
+            }
+            task_type.call((&coro,), Some(&rest))?
+        } else {
             let mut args = [
                 coro.as_ptr(),
                 slf.as_ptr(),
@@ -824,33 +862,13 @@ impl CoreLoop {
                 n += 1;
                 variant |= 2;
             }
-            let task = vectorcall(task_type, &args[..n], Some(kwnames(py, variant)?))?;
-            if this.debug.load(Relaxed) {
-                // Drop the frame of this call from the creation traceback, as asyncio does.
-                let tb = task.getattr(intern!(py, "_source_traceback"))?;
-                if tb.is_truthy()? {
-                    tb.del_item(-1)?;
-                }
-            }
-            return Ok(task);
+            vectorcall(task_type, &args[..n], Some(kwnames(py, variant)?))?
         };
-        let factory = factory.bind(py);
-        let task = match &context {
-            None => factory.call1((slf, &coro))?,
-            Some(c) => {
-                let names = kwnames(py, 4)?;
-                vectorcall(
-                    factory,
-                    &[slf.as_ptr(), coro.as_ptr(), c.as_ptr()],
-                    Some(names),
-                )?
-            }
-        };
-        if let Some(n) = name {
-            match task.call_method1(intern!(py, "set_name"), (n,)) {
-                Ok(_) => {}
-                Err(e) if e.is_instance_of::<pyo3::exceptions::PyAttributeError>(py) => {}
-                Err(e) => return Err(e),
+        if this.debug.load(Relaxed) {
+            // Drop the frame of this call from the creation traceback, as asyncio does.
+            let tb = task.getattr(intern!(py, "_source_traceback"))?;
+            if tb.is_truthy()? {
+                tb.del_item(-1)?;
             }
         }
         Ok(task)

@@ -15,6 +15,7 @@ mod loop_clock;
 mod metrics;
 mod pycall;
 mod running_future;
+mod task_kwargs;
 mod transports;
 
 use pyo3::prelude::*;

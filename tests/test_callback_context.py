@@ -11,6 +11,7 @@ import asyncio
 import contextvars
 import gc
 import socket
+import sys
 import threading
 
 import oxloop
@@ -240,3 +241,43 @@ def test_many_pending_callbacks_from_a_non_empty_context(loop):
     # they must still be released cleanly.
     assert seen == ["outer"] * 3000
     gc.collect()
+
+
+def _handler_sees(loop, make_failure):
+    """What `var` holds inside a custom exception handler, for a failure that set it."""
+    seen = []
+    loop.set_exception_handler(lambda lp, context: seen.append(var.get()))
+
+    async def main():
+        make_failure(loop)
+        for _ in range(3):
+            await asyncio.sleep(0)
+
+    loop.run_until_complete(main())
+    return seen
+
+
+def _failing_callback(loop):
+    def callback():
+        var.set("set by the callback")
+        raise ZeroDivisionError
+
+    loop.call_soon(callback)
+
+
+def _failing_task(loop):
+    async def body():
+        var.set("set by the task")
+        raise ZeroDivisionError
+
+    loop.create_task(body())
+
+
+@pytest.mark.parametrize("failure", [_failing_callback, _failing_task], ids=["callback", "task"])
+def test_exception_handler_runs_in_the_failing_context_from_3_12(loop, failure):
+    seen = _handler_sees(loop, failure)
+    if sys.version_info >= (3, 12):
+        # gh-96704: the handler runs in the context of the task or handle that failed.
+        assert seen in (["set by the callback"], ["set by the task"])
+    else:
+        assert seen == ["unset"]

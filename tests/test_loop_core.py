@@ -11,6 +11,7 @@ import contextvars
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from unittest import mock
@@ -255,6 +256,8 @@ def test_closed_loop_rejects_work(loop):
 
 
 def test_running_a_running_loop_fails(loop):
+    if not isinstance(loop, oxloop.Loop) and sys.version_info[:3] == (3, 13, 0):
+        pytest.skip("asyncio 3.13.0's run_forever() undoes the running state after its own error")
     errors = []
 
     def nested():

@@ -12,7 +12,10 @@ Switch a program to it with one of:
 from __future__ import annotations
 
 import asyncio as _asyncio
+import sys as _sys
+import warnings as _warnings
 
+from . import _policy
 from ._core import Handle, MetricsSnapshot, TimerHandle
 from ._executors import ProcessPoolExecutor, ThreadPoolExecutor
 from ._loop import Loop
@@ -44,8 +47,22 @@ def new_event_loop(*, metrics: bool = False) -> Loop:
 
 
 def install() -> None:
-    """Make asyncio create oxloop loops (sets the event loop policy)."""
-    _asyncio.set_event_loop_policy(EventLoopPolicy())
+    """Make asyncio create oxloop loops (sets the event loop policy).
+
+    Python 3.14 deprecated asyncio's event loop policies, through which this
+    works, so there it warns (once per call) and suggests what does not need
+    them: `oxloop.run(main())` or `asyncio.run(main(),
+    loop_factory=oxloop.new_event_loop)`. It still works until asyncio drops
+    policies."""
+    if _sys.version_info >= (3, 14):
+        _warnings.warn(
+            "oxloop.install() sets an asyncio event loop policy, and asyncio deprecated "
+            "policies in Python 3.14; use oxloop.run(main()) or "
+            "asyncio.run(main(), loop_factory=oxloop.new_event_loop) instead",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+    _policy.set_policy(EventLoopPolicy())
 
 
 def run(main, *, debug=None):

@@ -2,7 +2,11 @@
 or `... -m module [args...]`.
 
 Installs oxloop's event loop policy, then runs the script or module as
-`__main__`, with `sys.argv` as if it had been run directly. With `--stats`,
+`__main__`, with `sys.argv` as if it had been run directly. The policy is
+what every way a program makes its loop goes through (`asyncio.run`,
+`asyncio.Runner()`, `asyncio.new_event_loop()`); on Python 3.14, which
+deprecated policies, it is installed without the warning `oxloop.install()`
+gives, since the program itself uses no deprecated API. With `--stats`,
 every oxloop loop the program makes records metrics, and a summary of each
 is printed to stderr at exit (Ctrl+C included); `--stats-interval S` also
 prints a one-line summary every S seconds.
@@ -16,7 +20,7 @@ import sys
 
 import oxloop
 
-from . import _metrics, _stats_report
+from . import _metrics, _policy, _stats_report
 
 USAGE = (
     "usage: python -m oxloop [--stats [--stats-interval S]] script.py [args...]"
@@ -69,7 +73,7 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE, file=sys.stderr if not argv else sys.stdout)
         return 2 if not argv else 0
-    oxloop.install()
+    _policy.set_policy(oxloop.EventLoopPolicy())
     if not stats:
         return _run(argv)
     loops = _metrics.LoopRegistry()

@@ -16,7 +16,7 @@ import threading
 import traceback
 import warnings
 import weakref
-from asyncio import coroutines, events, format_helpers, futures, tasks
+from asyncio import coroutines, events, format_helpers, futures, tasks, timeouts
 
 from . import _core, _metrics
 from ._executors import ThreadPoolExecutor
@@ -27,6 +27,10 @@ from ._sockets import SocketMixin
 from ._subprocess import SubprocessMixin
 
 logger = logging.getLogger("asyncio")
+
+# 3.14 deprecated asyncio.iscoroutinefunction (each call warns); asyncio itself
+# uses the private twin, which 3.11-3.13 lack.
+_iscoroutinefunction = getattr(coroutines, "_iscoroutinefunction", coroutines.iscoroutinefunction)
 
 # The raw method descriptor `_bind_call_soon` binds.
 _CORE_CALL_SOON = _core.CoreLoop.__dict__["call_soon"]
@@ -43,6 +47,30 @@ def _stop_when_done(fut):
             # run_forever() is already unwinding with this exception.
             return
     futures._get_loop(fut).stop()
+
+
+# shutdown_default_executor(timeout): up to 3.12 the timeout bounds only the
+# final thread join, after the executor's shutdown finished; from 3.13 it
+# bounds the wait for the shutdown itself.
+_TIMEOUT_WHILE_WAITING = sys.version_info >= (3, 13)
+
+# From 3.12 a custom exception handler runs in the context of the task or
+# handle the error came from (gh-96704); 3.11 calls it in the loop's context.
+_HANDLER_IN_CONTEXT = sys.version_info >= (3, 12)
+
+
+def _handler_context(context):
+    """The contextvars.Context of the task, future or handle named in an
+    exception handler's `context` dict, or None."""
+    for key in ("task", "future", "handle"):
+        owner = context.get(key)
+        if owner is not None:
+            break
+    else:
+        return None
+    get_context = getattr(owner, "get_context", None)
+    ctx = get_context() if get_context is not None else None
+    return ctx if hasattr(ctx, "run") else None
 
 
 def _format_handle(handle):
@@ -266,7 +294,11 @@ class Loop(
                 logger.error("Exception in default exception handler", exc_info=True)
             return
         try:
-            self._exception_handler(self, context)
+            handler_context = _handler_context(context) if _HANDLER_IN_CONTEXT else None
+            if handler_context is not None:
+                handler_context.run(self._exception_handler, self, context)
+            else:
+                self._exception_handler(self, context)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
@@ -362,7 +394,7 @@ class Loop(
 
     @staticmethod
     def _check_callback_py(callback, method):
-        if coroutines.iscoroutine(callback) or coroutines.iscoroutinefunction(callback):
+        if coroutines.iscoroutine(callback) or _iscoroutinefunction(callback):
             raise TypeError(f"coroutines cannot be used with {method}()")
         if not callable(callback):
             raise TypeError(f"a callable object was expected by {method}(), got {callback!r}")
@@ -376,10 +408,19 @@ class Loop(
         done = self.create_future()
         thread = threading.Thread(target=self._shutdown_executor, args=(executor, done))
         thread.start()
-        try:
-            await done
-        finally:
-            thread.join(timeout)
+        if _TIMEOUT_WHILE_WAITING:
+            try:
+                async with timeouts.timeout(timeout):
+                    await done
+            except TimeoutError:
+                pass
+            else:
+                thread.join()
+        else:
+            try:
+                await done
+            finally:
+                thread.join(timeout)
         if thread.is_alive():
             warnings.warn(
                 f"The executor did not finishing joining its threads within {timeout} seconds.",

@@ -10,6 +10,7 @@ calls the protocol directly.
 from __future__ import annotations
 
 import collections.abc
+import contextvars
 import errno
 import functools
 import itertools
@@ -18,9 +19,9 @@ import os
 import socket
 import stat
 import sys
-from asyncio import constants, exceptions, futures, staggered, tasks, trsock
+from asyncio import constants, exceptions, futures, staggered, streams, tasks, trsock
 
-from . import _core, _patchable
+from . import _core, _patchable, _sockets
 from ._server import Server
 
 try:
@@ -38,6 +39,48 @@ _HAS_ALL_ERRORS = sys.version_info >= (3, 12)
 # file may belong to the caller, e.g. systemd socket activation). Follow the running version.
 # A socket file oxloop binds itself (path=...) is removed on close on every version.
 _CLEANUP_CALLER_SOCKET = sys.version_info >= (3, 13)
+# Python 3.13: create_server skips an address that cannot be bound because its family is
+# not enabled (EADDRNOTAVAIL, bpo-30945), bind errors quote str(exc) rather than
+# exc.strerror, and create_datagram_endpoint(sock=...) refuses only stream sockets.
+_PY313_BIND_RULES = sys.version_info >= (3, 13)
+# Python 3.15: a transport's protocol callbacks all run in one contextvars.Context,
+# copied when create_connection() is called, or for a server's connection from the
+# context the server was created in (gh-140947: not in whatever context last paused
+# or resumed reading).
+_TRANSPORT_CONTEXTS = sys.version_info >= (3, 15)
+
+
+def _bind_error(err, address):
+    """The OSError asyncio raises when binding `address` failed with `err`."""
+    text = str(err) if _PY313_BIND_RULES else err.strerror
+    return OSError(
+        err.errno, f"error while attempting to bind on address {address!r}: {text.lower()}"
+    )
+
+
+def _connection_context(server):
+    """The context a new connection of `server` runs in (3.15+), or None."""
+    if not _TRANSPORT_CONTEXTS or server is None:
+        return None
+    captured = getattr(server, "_context", None)
+    return captured.copy() if captured is not None else None
+
+
+def _hand_over_buffered_stream_data(protocol, ssl_protocol):
+    """Before a server's start_tls(), its StreamReader may already hold the client's
+    first TLS records (read with the plain-text data): they are the TLS layer's now,
+    or the handshake waits for bytes that already arrived (gh-142352; asyncio 3.14.x
+    does the same)."""
+    if not isinstance(protocol, streams.StreamReaderProtocol):
+        return
+    reader = getattr(protocol, "_stream_reader", None)
+    incoming = getattr(ssl_protocol, "_incoming", None)
+    if reader is None or incoming is None:
+        return
+    buffered = reader._buffer
+    if buffered:
+        incoming.write(buffered)
+        buffered.clear()
 
 
 def _set_nodelay(sock):
@@ -247,8 +290,10 @@ class NetworkMixin:
 
     # -- transports -------------------------------------------------------------------------
 
-    def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None, server=None):
-        transport = _patchable.SocketTransport(self, sock, protocol, extra, server)
+    def _make_socket_transport(
+        self, sock, protocol, waiter=None, *, extra=None, server=None, context=None
+    ):
+        transport = _patchable.SocketTransport(self, sock, protocol, extra, server, context)
         self._transports[transport._sock_fd] = transport
         if server is not None:
             server._attach(transport)
@@ -271,6 +316,7 @@ class NetworkMixin:
         server=None,
         ssl_handshake_timeout=None,
         ssl_shutdown_timeout=None,
+        context=None,
     ):
         from asyncio import sslproto
 
@@ -284,7 +330,9 @@ class NetworkMixin:
             ssl_handshake_timeout=ssl_handshake_timeout,
             ssl_shutdown_timeout=ssl_shutdown_timeout,
         )
-        self._make_socket_transport(rawsock, ssl_protocol, extra=extra, server=server)
+        self._make_socket_transport(
+            rawsock, ssl_protocol, extra=extra, server=server, context=context
+        )
         return ssl_protocol._app_transport
 
     async def _create_connection_transport(
@@ -296,28 +344,40 @@ class NetworkMixin:
         server_side=False,
         ssl_handshake_timeout=None,
         ssl_shutdown_timeout=None,
+        context=None,
     ):
-        sock.setblocking(False)
-        protocol = protocol_factory()
-        waiter = self.create_future()
-        if ssl:
-            sslcontext = None if isinstance(ssl, bool) else ssl
-            if sslcontext is None:
-                import ssl as ssl_module
+        try:
+            sock.setblocking(False)
+            if _TRANSPORT_CONTEXTS and context is None:
+                context = contextvars.copy_context()
+            # Only 3.15 passes it on: tests of older versions mock these two hooks and
+            # check the exact call.
+            where = {"context": context} if _TRANSPORT_CONTEXTS else {}
+            protocol = protocol_factory()
+            waiter = self.create_future()
+            if ssl:
+                sslcontext = None if isinstance(ssl, bool) else ssl
+                if sslcontext is None:
+                    import ssl as ssl_module
 
-                sslcontext = ssl_module.create_default_context()
-            transport = self._make_ssl_transport(
-                sock,
-                protocol,
-                sslcontext,
-                waiter,
-                server_side=server_side,
-                server_hostname=server_hostname,
-                ssl_handshake_timeout=ssl_handshake_timeout,
-                ssl_shutdown_timeout=ssl_shutdown_timeout,
-            )
-        else:
-            transport = self._make_socket_transport(sock, protocol, waiter)
+                    sslcontext = ssl_module.create_default_context()
+                transport = self._make_ssl_transport(
+                    sock,
+                    protocol,
+                    sslcontext,
+                    waiter,
+                    server_side=server_side,
+                    server_hostname=server_hostname,
+                    ssl_handshake_timeout=ssl_handshake_timeout,
+                    ssl_shutdown_timeout=ssl_shutdown_timeout,
+                    **where,
+                )
+            else:
+                transport = self._make_socket_transport(sock, protocol, waiter, **where)
+        except BaseException:
+            # No transport owns the socket: close it, the caller's included (gh-153133).
+            sock.close()
+            raise
         try:
             await waiter
         except BaseException:
@@ -344,11 +404,7 @@ class NetworkMixin:
                         sock.bind(laddr)
                         break
                     except OSError as exc:
-                        msg = (
-                            f"error while attempting to bind on address {laddr!r}: "
-                            f"{exc.strerror.lower()}"
-                        )
-                        my_exceptions.append(OSError(exc.errno, msg))
+                        my_exceptions.append(_bind_error(exc, laddr))
                 else:
                     if my_exceptions:
                         raise my_exceptions.pop()
@@ -439,19 +495,28 @@ class NetworkMixin:
                     except OSError:
                         continue
             else:
-                sock, _, _ = await staggered.staggered_race(
-                    (
-                        functools.partial(self._connect_sock, errors, addrinfo, laddr_infos)
-                        for addrinfo in infos
-                    ),
-                    happy_eyeballs_delay,
-                    loop=self,
-                )
+                # The attempts reach `errors` through this frame's closure cell, which
+                # the `errors = None` below empties: a partial holding the list itself
+                # would stay reachable from the raised error's traceback. For the same
+                # reason only the winner is kept of the race's result.
+                def attempt(addrinfo):
+                    return self._connect_sock(errors, addrinfo, laddr_infos)
+
+                sock = (
+                    await staggered.staggered_race(
+                        (functools.partial(attempt, addrinfo) for addrinfo in infos),
+                        happy_eyeballs_delay,
+                        loop=self,
+                    )
+                )[0]
             if sock is None:
                 flat = [exc for sub in errors for exc in sub]
                 try:
                     if all_errors:
                         raise ExceptionGroup("create_connection failed", flat)  # noqa: F821
+                    if not flat:
+                        # Every attempt was cancelled without an error (gh-135836).
+                        raise TimeoutError("create_connection failed")
                     if len(flat) == 1:
                         raise flat[0]
                     model = str(flat[0])
@@ -582,6 +647,8 @@ class NetworkMixin:
                     )
                     return
                 raise  # the loop reports it and keeps going
+            # 3.15: each connection runs in its own copy of the server's context.
+            conn_context = _connection_context(server)
             if sslcontext:
                 self.create_task(
                     self._accept_ssl(
@@ -592,7 +659,13 @@ class NetworkMixin:
                         server,
                         ssl_handshake_timeout,
                         ssl_shutdown_timeout,
-                    )
+                        conn_context,
+                    ),
+                    context=conn_context,
+                )
+            elif conn_context is not None:
+                conn_context.run(
+                    self._accept_plain, protocol_factory, conn, addr, server, conn_context
                 )
             else:
                 self._accept_plain(protocol_factory, conn, addr, server)
@@ -601,12 +674,14 @@ class NetworkMixin:
         if sock.fileno() != -1 and (args[1] is None or args[1].is_serving()):
             self._start_serving(protocol_factory, sock, *args)
 
-    def _accept_plain(self, protocol_factory, conn, addr, server):
+    def _accept_plain(self, protocol_factory, conn, addr, server, context=None):
         """Builds the transport of an accepted connection right away (no task)."""
         protocol = None
         try:
             protocol = protocol_factory()
-            self._make_socket_transport(conn, protocol, extra={"peername": addr}, server=server)
+            self._make_socket_transport(
+                conn, protocol, extra={"peername": addr}, server=server, context=context
+            )
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
@@ -629,6 +704,7 @@ class NetworkMixin:
         server,
         ssl_handshake_timeout,
         ssl_shutdown_timeout,
+        context=None,
     ):
         protocol = None
         transport = None
@@ -645,6 +721,7 @@ class NetworkMixin:
                 server=server,
                 ssl_handshake_timeout=ssl_handshake_timeout,
                 ssl_shutdown_timeout=ssl_shutdown_timeout,
+                context=context,
             )
             try:
                 await waiter
@@ -689,8 +766,11 @@ class NetworkMixin:
         ssl_handshake_timeout=None,
         ssl_shutdown_timeout=None,
         start_serving=True,
+        keep_alive=None,
     ):
-        """A Server listening on host:port (several hosts allowed) or on `sock`."""
+        """A Server listening on host:port (several hosts allowed) or on `sock`.
+
+        `keep_alive` (asyncio 3.13) sets SO_KEEPALIVE on the sockets it creates."""
         if isinstance(ssl, bool):
             raise TypeError("ssl argument must be an SSLContext or None")
         _check_ssl_timeouts(ssl is not None, ssl_handshake_timeout, ssl_shutdown_timeout)
@@ -735,14 +815,24 @@ class NetworkMixin:
                         _set_reuseport(sock)
                     if _HAS_IPV6 and af == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
                         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, True)
+                    if keep_alive:
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, True)
                     try:
                         sock.bind(sa)
                     except OSError as err:
-                        raise OSError(
-                            err.errno,
-                            f"error while attempting to bind on address {sa!r}: "
-                            f"{err.strerror.lower()}",
-                        ) from None
+                        error = _bind_error(err, sa)
+                        if _PY313_BIND_RULES and err.errno == errno.EADDRNOTAVAIL:
+                            # The family is not enabled on this host: skip the address.
+                            sockets.pop()
+                            sock.close()
+                            if self.get_debug():
+                                logger.warning(str(error))
+                            continue
+                        raise error from None
+                if _PY313_BIND_RULES and not sockets:
+                    raise OSError(
+                        f"could not bind on any address out of {[info[4] for info in infos]!r}"
+                    )
                 completed = True
             finally:
                 if not completed:
@@ -935,6 +1025,8 @@ class NetworkMixin:
         )
         # Paused first, so that no data reaches the SSL protocol before connection_made.
         transport.pause_reading()
+        if server_side:
+            _hand_over_buffered_stream_data(protocol, ssl_protocol)
         transport.set_protocol(ssl_protocol)
         conmade_cb = self.call_soon(ssl_protocol.connection_made, transport)
         resume_cb = self.call_soon(transport.resume_reading)
@@ -944,6 +1036,9 @@ class NetworkMixin:
             transport.close()
             conmade_cb.cancel()
             resume_cb.cancel()
+            # The error's traceback holds this frame: drop what would tie it to the
+            # transport in a cycle (gh-159049), so a failed start_tls frees it at once.
+            waiter = ssl_protocol = transport = None
             raise
         return ssl_protocol._app_transport
 
@@ -974,7 +1069,10 @@ class NetworkMixin:
     ):
         """A datagram endpoint bound to local_addr and/or connected to remote_addr."""
         if sock is not None:
-            if sock.type != socket.SOCK_DGRAM:
+            if _PY313_BIND_RULES:
+                if sock.type == socket.SOCK_STREAM:
+                    raise ValueError(f"A datagram socket was expected, got {sock!r}")
+            elif sock.type != socket.SOCK_DGRAM:
                 raise ValueError(f"A UDP Socket was expected, got {sock!r}")
             if (
                 local_addr
@@ -1130,7 +1228,7 @@ class NetworkMixin:
                 self._transports[fd] = transport
 
     async def _sendfile_fallback(self, transport, file, offset, count):
-        if offset:
+        if offset or (_sockets._SENDFILE_SETS_POSITION and hasattr(file, "seek")):
             file.seek(offset)
         blocksize = min(count, 16384) if count else 16384
         buf = bytearray(blocksize)

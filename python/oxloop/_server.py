@@ -8,12 +8,16 @@ the async context manager. The accept loop lives on the loop
 
 from __future__ import annotations
 
+import contextvars
 import sys
 from asyncio import base_events, exceptions, tasks, trsock
 
 # Python 3.12 made wait_closed() wait for the connections even after close();
 # 3.11 returns at once once the server is closed. Follow the running version.
 _WAIT_CLOSED_AFTER_CLOSE = sys.version_info >= (3, 12)
+# From 3.14 a cancelled serve_forever() also closes the client connections, so that
+# it returns even while a client hangs (in 3.12/3.13 wait_closed() waits for them).
+_CANCEL_CLOSES_CLIENTS = sys.version_info >= (3, 14)
 
 
 class Server(base_events.Server):
@@ -45,6 +49,8 @@ class Server(base_events.Server):
         # Transports of open connections: each removes itself in _detach when its
         # connection is lost (strong references: no weakref object per connection).
         self._clients = set()
+        # 3.15: connections run in copies of the context the server was made in.
+        self._context = contextvars.copy_context() if sys.version_info >= (3, 15) else None
 
     def __repr__(self):
         return f"<{self.__class__.__name__} sockets={self.sockets!r}>"
@@ -140,6 +146,8 @@ class Server(base_events.Server):
         except exceptions.CancelledError:
             try:
                 self.close()
+                if _CANCEL_CLOSES_CLIENTS:
+                    self.close_clients()
                 await self.wait_closed()
             finally:
                 raise

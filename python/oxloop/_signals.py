@@ -16,6 +16,10 @@ import sys
 import warnings
 from asyncio import coroutines
 
+# 3.14 deprecated asyncio.iscoroutinefunction (each call warns); asyncio itself
+# uses the private twin, which 3.11-3.13 lack.
+_iscoroutinefunction = getattr(coroutines, "_iscoroutinefunction", coroutines.iscoroutinefunction)
+
 logger = logging.getLogger("asyncio")
 
 
@@ -87,7 +91,7 @@ class SignalMixin:
 
     def add_signal_handler(self, sig, callback, *args):
         """Call `callback(*args)` on the loop whenever signal `sig` arrives."""
-        if coroutines.iscoroutine(callback) or coroutines.iscoroutinefunction(callback):
+        if coroutines.iscoroutine(callback) or _iscoroutinefunction(callback):
             raise TypeError("coroutines cannot be used with add_signal_handler()")
         self._check_signal(sig)
         self._check_closed()

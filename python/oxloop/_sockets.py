@@ -13,6 +13,7 @@ import errno
 import io
 import os
 import socket
+import sys
 from asyncio import constants
 from asyncio.exceptions import SendfileNotAvailableError
 from functools import partial
@@ -37,6 +38,11 @@ _inet_pton = getattr(socket, "inet_pton", None)
 
 _RETRY = (BlockingIOError, InterruptedError)
 _FATAL = (SystemExit, KeyboardInterrupt)
+
+# Python 3.14: sendfile leaves the file position at offset + bytes sent even when
+# nothing was sent, and the fallback reads from `offset` also when it is 0 (before,
+# offset 0 meant "from the current position").
+_SENDFILE_SETS_POSITION = sys.version_info >= (3, 14)
 
 
 # -- callbacks run by the loop (module functions: no bound method per call) ------------
@@ -437,12 +443,12 @@ class SocketMixin:
                 await self._sock_wait_write(fd, _writable)
                 waited = True
         finally:
-            if total_sent > 0:
+            if total_sent > 0 or _SENDFILE_SETS_POSITION:
                 os.lseek(fileno, offset + total_sent, os.SEEK_SET)
 
     async def _sock_sendfile_fallback(self, sock, file, offset, count):
         """Read the file in chunks (in the default executor) and sock_sendall them."""
-        if offset:
+        if offset or (_SENDFILE_SETS_POSITION and hasattr(file, "seek")):
             file.seek(offset)
         chunk = constants.SENDFILE_FALLBACK_READBUFFER_SIZE
         blocksize = min(count, chunk) if count else chunk

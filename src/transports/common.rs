@@ -46,20 +46,38 @@ pub(crate) fn is_fatal(py: Python<'_>, e: &PyErr) -> bool {
 
 /// asyncio's type check of `write`/`sendto` data.
 pub(crate) fn check_write_type(data: &Bound<'_, PyAny>) -> PyResult<()> {
-    if data.is_instance_of::<PyBytes>()
-        || data.is_instance_of::<PyByteArray>()
-        || data.is_instance_of::<PyMemoryView>()
-    {
+    if is_writable_type(data) {
         return Ok(());
     }
+    Err(data_type_error(data, "a bytes-like object"))
+}
+
+/// The socket transport's `write` check: from Python 3.14 asyncio's message
+/// names the accepted types (its datagram `sendto` kept the old one).
+pub(crate) fn check_stream_write_type(data: &Bound<'_, PyAny>) -> PyResult<()> {
+    if is_writable_type(data) {
+        return Ok(());
+    }
+    Err(if data.py().version_info() >= (3, 14) {
+        data_type_error(data, "a bytes, bytearray, or memoryview object")
+    } else {
+        data_type_error(data, "a bytes-like object")
+    })
+}
+
+fn is_writable_type(data: &Bound<'_, PyAny>) -> bool {
+    data.is_instance_of::<PyBytes>()
+        || data.is_instance_of::<PyByteArray>()
+        || data.is_instance_of::<PyMemoryView>()
+}
+
+fn data_type_error(data: &Bound<'_, PyAny>, expected: &str) -> PyErr {
     let name = data
         .get_type()
         .name()
         .map(|n| n.to_string())
         .unwrap_or_default();
-    Err(PyTypeError::new_err(format!(
-        "data argument must be a bytes-like object, not '{name}'"
-    )))
+    PyTypeError::new_err(format!("data argument must be {expected}, not '{name}'"))
 }
 
 /// Drops `transport` from the loop's fd -> transport map (`loop._transports`),

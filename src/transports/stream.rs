@@ -25,7 +25,7 @@ use pyo3::types::{PyDict, PyTuple};
 use reactor::Side;
 
 use super::common::{
-    asyncio_class, check_write_type, forget_transport, is_fatal, logger, water_marks,
+    asyncio_class, check_stream_write_type, forget_transport, is_fatal, logger, water_marks,
 };
 use super::extra::{wrap_socket, ExtraInfo, Lookup};
 use super::rawbuf::RawBuf;
@@ -111,6 +111,10 @@ pub struct SocketTransport {
     protocol_connected: bool,
     conn_lost: u32,
     empty_waiter: Option<Py<PyAny>>,
+    /// The `contextvars.Context` every protocol callback runs in (Python 3.15:
+    /// captured by `create_connection`, or copied from the server's per
+    /// connection); `None`: each callback runs in a copy of its scheduler's.
+    context: Option<Py<PyAny>>,
 }
 
 impl SocketTransport {
@@ -142,25 +146,27 @@ impl SocketTransport {
 /// Registers or removes this transport's reader/writer on its loop.
 fn set_io(slf: &Bound<'_, SocketTransport>, side: Side, on: bool) -> PyResult<()> {
     let py = slf.py();
-    let (core, fd_obj, cb) = {
+    let (core, fd_obj, cb, context) = {
         let t = slf.borrow();
         let cb = match side {
             Side::Read => t.read_ready.as_ref(),
             Side::Write => t.write_ready.as_ref(),
         }
         .map(|c| c.clone_ref(py));
-        (t.core(py), t.fd_obj.clone_ref(py), cb)
+        let context = t.context.as_ref().map(|c| c.clone_ref(py));
+        (t.core(py), t.fd_obj.clone_ref(py), cb, context)
     };
     let Some(core) = core else { return Ok(()) };
     let fd = fd_obj.bind(py);
     if on {
         let Some(cb) = cb else { return Ok(()) };
-        core.get().set_io(
+        core.get().set_io_in(
             py,
             fd,
             side,
             cb.into_bound(py),
             PyTuple::empty(py),
+            context.map(|c| c.into_bound(py)),
             if side == Side::Read {
                 "add_reader"
             } else {
@@ -179,9 +185,13 @@ fn call_soon(
     args: Bound<'_, PyTuple>,
 ) -> PyResult<()> {
     let py = slf.py();
-    let core = slf.borrow().core(py);
+    let (core, context) = {
+        let t = slf.borrow();
+        (t.core(py), t.context.as_ref().map(|c| c.clone_ref(py)))
+    };
     if let Some(core) = core {
-        core.get().call_soon_impl(py, callback, args, None)?;
+        let context = context.map(|c| c.into_bound(py));
+        core.get().call_soon_impl(py, callback, args, context)?;
     }
     Ok(())
 }
@@ -378,7 +388,7 @@ pub(super) fn read_ready(slf: &Bound<'_, SocketTransport>) -> PyResult<()> {
 
 /// `transport.write(data)` (a raw method: see `stream_raw.rs`).
 pub(super) fn write(slf: &Bound<'_, SocketTransport>, data: &Bound<'_, PyAny>) -> PyResult<()> {
-    check_write_type(data)?;
+    check_stream_write_type(data)?;
     check_writable(&slf.borrow())?;
     let buf = RawBuf::get(data, false)?;
     write_parts(slf, &[buf.as_slice()])
@@ -637,13 +647,14 @@ fn read_buffered(slf: &Bound<'_, SocketTransport>, fd: RawFd) -> PyResult<()> {
 #[pymethods]
 impl SocketTransport {
     #[new]
-    #[pyo3(signature = (event_loop, sock, protocol, extra=None, server=None))]
+    #[pyo3(signature = (event_loop, sock, protocol, extra=None, server=None, context=None))]
     fn py_new(
         event_loop: &Bound<'_, PyAny>,
         sock: &Bound<'_, PyAny>,
         protocol: &Bound<'_, PyAny>,
         extra: Option<&Bound<'_, PyDict>>,
         server: Option<&Bound<'_, PyAny>>,
+        context: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let py = sock.py();
         let core = event_loop.cast::<CoreLoop>()?.clone().unbind();
@@ -672,6 +683,7 @@ impl SocketTransport {
             protocol_connected: true,
             conn_lost: 0,
             empty_waiter: None,
+            context: context.filter(|c| !c.is_none()).map(|c| c.clone().unbind()),
         })
     }
 
@@ -819,7 +831,7 @@ impl SocketTransport {
         let mut bufs = Vec::new();
         for item in list_of_data.try_iter()? {
             let item = item?;
-            check_write_type(&item)?;
+            check_stream_write_type(&item)?;
             bufs.push(RawBuf::get(&item, false)?);
         }
         for chunk in bufs.chunks(sys::MAX_IOV) {
@@ -1054,6 +1066,7 @@ impl SocketTransport {
             self.read_ready.as_ref(),
             self.write_ready.as_ref(),
             self.empty_waiter.as_ref(),
+            self.context.as_ref(),
             self.calls.data_received.as_ref(),
             self.calls.get_buffer.as_ref(),
             self.calls.buffer_updated.as_ref(),
@@ -1076,6 +1089,7 @@ impl SocketTransport {
         self.read_ready = None;
         self.write_ready = None;
         self.empty_waiter = None;
+        self.context = None;
         self.calls = ProtocolCalls::default();
     }
 }

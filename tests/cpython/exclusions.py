@@ -2,7 +2,12 @@
 
 Keys are fnmatch patterns matched against full unittest ids, for example
 ``test.test_asyncio.test_tasks.CTask_CFuture_Tests.test_foo`` or
-``*.OxloopEventLoopTests.test_bar``.  Values are ``(category, reason)``.
+``*.OxloopEventLoopTests.test_bar``.  Values are ``(category, reason)`` for an entry that
+holds on every Python version, or ``(category, reason, since)`` /
+``(category, reason, since, until)`` for one that holds only from ``since`` (a
+``(major, minor)`` tuple, or None for "from the first supported version") up to and
+including ``until``: the runner runs under any CPython from 3.11 on, with that
+interpreter's own ``test.test_asyncio``, whose tests change between versions.
 
 Only three categories are accepted (``validate()`` enforces it, and the runner calls it):
 
@@ -19,7 +24,7 @@ Only three categories are accepted (``validate()`` enforces it, and the runner c
 "oxloop does not implement X yet" is NOT a valid reason: such tests stay in the run and
 fail until X is implemented.  Every entry must say precisely which internal/mock/class
 the test depends on, so that a reviewer can check it against the test source
-(/root/.pyenv/versions/3.11.7/lib/python3.11/test/test_asyncio/ on the dev machine).
+(/root/.pyenv/versions/3.1x.y/lib/python3.1x/test/test_asyncio/ on the dev machine).
 
 Tests that build a stdlib loop themselves (``test_utils.TestLoop``, ``asyncio.BaseEventLoop``
 with mocks, ``asyncio.SelectorEventLoop``) do not need an entry: they are run, and the runner
@@ -29,6 +34,7 @@ reports them as "ran only on stdlib loops" instead of counting them as passed.
 from __future__ import annotations
 
 import fnmatch
+import sys
 
 CATEGORIES = {
     "private": "inspects stdlib-private event loop internals",
@@ -36,8 +42,8 @@ CATEGORIES = {
     "stdlib-class": "about a stdlib-only class",
 }
 
-# pattern -> (category, reason)
-EXCLUSIONS: dict[str, tuple[str, str]] = {
+# pattern -> (category, reason[, since[, until]])
+EXCLUSIONS: dict[str, tuple] = {
     # -- test_events: EventLoopTestsMixin run on oxloop (OxloopEventLoopTests) ---------------
     "test.test_asyncio.test_events.OxloopEventLoopTests.test_timeout_rounding": (
         "private",
@@ -55,6 +61,21 @@ EXCLUSIONS: dict[str, tuple[str, str]] = {
         "seen by BaseEventLoop.create_server) and replaces the private loop._start_serving and "
         "loop._stop_serving with mocks; it then reads fake addresses off the mocked sockets",
     ),
+    **{
+        f"test.test_asyncio.test_events.OxloopEventLoopTests.{name}": (
+            "private",
+            "asserts that call_soon_threadsafe() returns asyncio.events._ThreadSafeHandle, a "
+            "private stdlib class (its cancel()/cancelled() take a lock held while the "
+            "callback runs); the assertion fails in the helper thread, which then never stops "
+            "the loop",
+            (3, 13),
+        )
+        for name in (
+            "test_call_soon_threadsafe_handle_block_check_cancelled",
+            "test_call_soon_threadsafe_handle_block_cancellation",
+            "test_call_soon_threadsafe_handle_cancel_other_thread",
+        )
+    },
     # -- test_sendfile (--all-known) -----------------------------------------------------------
     "test.test_asyncio.test_sendfile.*.test_sendfile_force_fallback": (
         "private",
@@ -104,6 +125,49 @@ EXCLUSIONS: dict[str, tuple[str, str]] = {
         "private",
         "calls asyncio.protocols._feed_data_to_buffered_proto(), the private helper stdlib "
         "transports use to feed a BufferedProtocol; no event loop is involved",
+    ),
+    # -- test_runners ----------------------------------------------------------------------------
+    "test.test_asyncio.test_runners.RunTests.test_loop_factory_default_event_loop": (
+        "stdlib-class",
+        "asserts that asyncio.EventLoop (3.13+) is the stdlib asyncio.SelectorEventLoop; the "
+        "runner makes asyncio.EventLoop the loop under test, as 3.14's tests use it to mean "
+        "'the default loop'",
+        (3, 13),
+    ),
+    # -- test_server_context (3.15) --------------------------------------------------------------
+    "test.test_asyncio.test_server_context.AsyncioEventLoopTests.test_gh140947": (
+        "private",
+        "waits for the server transport's private _paused flag (_SelectorSocketTransport) "
+        "before resume_reading(); on oxloop the attribute is missing, the task fails and the "
+        "paused connection never closes. AsyncioEventLoopSSLTests.test_gh140947 runs the same "
+        "scenario (through SSLProtocol's flag) and tests/test_transport_context.py runs it "
+        "over plain TCP with is_reading()",
+        (3, 15),
+    ),
+    # -- test_ssl --------------------------------------------------------------------------------
+    "test.test_asyncio.test_ssl.TestSSL"
+    ".test_remote_shutdown_receives_trailing_data_on_slow_socket": (
+        "private",
+        "reaches the socket transport under the SSL one "
+        "(writer.transport._ssl_protocol._transport) and, once _SelectorSocketTransport's "
+        "private _read_ready_cb is None, replaces its "
+        "private _sock with a wrapper whose send() sends half (gh-115514, a selector transport "
+        "bug); test_remote_shutdown_receives_trailing_data runs the same exchange unpatched",
+    ),
+    # -- test_subprocess (3.14: the loop waits for its children itself) --------------------------
+    "test.test_asyncio.test_subprocess.*WatcherTests.test_watcher_implementation": (
+        "private",
+        "asserts the type of loop._watcher, _UnixSelectorEventLoop's private child watcher "
+        "(unix_events._PidfdChildWatcher or _ThreadedChildWatcher)",
+        (3, 14),
+    ),
+    "test.test_asyncio.test_subprocess.*WatcherTests.test_pid_not_reaped_before_exit_published": (
+        "private",
+        "joins the waiting thread found in loop._watcher._threads (private state of "
+        "unix_events._ThreadedChildWatcher); tests/test_child_exit.py checks the same "
+        "property (the child stays an unreaped zombie until the loop publishes its exit) "
+        "on oxloop",
+        (3, 14),
     ),
     # -- test_unix_events ------------------------------------------------------------------------
     # Run: OxloopUnixSocketTests (SelectorEventLoopUnixSocketTests with an oxloop loop) and
@@ -198,6 +262,14 @@ EXCLUSIONS: dict[str, tuple[str, str]] = {
             ),
         )
     },
+    "test.test_asyncio.test_base_events.OxloopBaseEventLoopTests"
+    ".test_custom_run_forever_integration": (
+        "private",
+        "(3.13+) replaces loop._process_events with a mock and turns the loop ten times "
+        "through BaseEventLoop's private _run_once() between its _run_forever_setup() and "
+        "_run_forever_cleanup() hooks; oxloop's turn is Rust (CoreLoop._run_forever_core)",
+        (3, 13),
+    ),
     **{
         f"test.test_asyncio.test_base_events.OxloopBaseEventLoopTests.{name}": (
             "mock",
@@ -234,6 +306,9 @@ EXCLUSIONS: dict[str, tuple[str, str]] = {
             "test_create_server_cant_bind",
             "test_create_server_nosoreuseport",
             "test_create_server_soreuseport_only_defined",
+            # 3.14: checks close() was called on the mocked socket module's socket
+            # (tests/test_connection_failures.py checks oxloop closes its own)
+            "test_create_connection_transport_error_closes_sock",
         )
     },
     "test.test_asyncio.test_base_events.OxloopNetworkTests.test_accept_connection_*": (
@@ -262,12 +337,29 @@ EXCLUSIONS: dict[str, tuple[str, str]] = {
 }
 
 
+def _applies(since, until, version) -> bool:
+    return (since is None or version >= since) and (until is None or version <= until)
+
+
+def _parse(pattern: str, value) -> tuple[str, str, tuple | None, tuple | None]:
+    if not (isinstance(value, tuple) and 2 <= len(value) <= 4):
+        raise ValueError(
+            f"exclusion {pattern!r}: value must be (category, reason[, since[, until]])"
+        )
+    category, reason, since, until = (*value, None, None)[:4]
+    for bound in (since, until):
+        if bound is not None and not (
+            isinstance(bound, tuple) and len(bound) == 2 and all(isinstance(n, int) for n in bound)
+        ):
+            raise ValueError(f"exclusion {pattern!r}: {bound!r} is not a (major, minor) tuple")
+    return category, reason, since, until
+
+
 def validate() -> None:
-    """Raise ValueError if an entry has an unknown category or an empty reason."""
+    """Raise ValueError if an entry has an unknown category, an empty reason or a malformed
+    version range."""
     for pattern, value in EXCLUSIONS.items():
-        if not (isinstance(value, tuple) and len(value) == 2):
-            raise ValueError(f"exclusion {pattern!r}: value must be (category, reason)")
-        category, reason = value
+        category, reason, _, _ = _parse(pattern, value)
         if category not in CATEGORIES:
             raise ValueError(
                 f"exclusion {pattern!r}: category {category!r} is not one of "
@@ -277,9 +369,13 @@ def validate() -> None:
             raise ValueError(f"exclusion {pattern!r}: reason must say what the test depends on")
 
 
-def match(test_id: str) -> tuple[str, str, str] | None:
-    """Return ``(pattern, category, reason)`` of the first entry matching test_id, or None."""
-    for pattern, (category, reason) in EXCLUSIONS.items():
-        if fnmatch.fnmatchcase(test_id, pattern):
+def match(test_id: str, version: tuple[int, int] | None = None) -> tuple[str, str, str] | None:
+    """Return ``(pattern, category, reason)`` of the first entry matching test_id on Python
+    `version` (default: the running one), or None."""
+    if version is None:
+        version = sys.version_info[:2]
+    for pattern, value in EXCLUSIONS.items():
+        category, reason, since, until = _parse(pattern, value)
+        if _applies(since, until, version) and fnmatch.fnmatchcase(test_id, pattern):
             return pattern, category, reason
     return None

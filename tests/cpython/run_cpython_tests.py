@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """Run CPython's own asyncio test suite (``test.test_asyncio``) with oxloop as the event loop.
 
+The suite is the one of the interpreter that runs this script (3.11 to 3.15): run it with
+each version's python to test that version. Modules a version lacks (``ModuleSpec.since``)
+are listed as not run; exclusions may hold only for some versions (``exclusions.py``).
+
 Every module runs in its own child process (this same script with ``--child``), with a
 per-module timeout, and inside it a per-test watchdog (faulthandler) so that a hanging test
 is reported by name.  If a child dies (hang, segfault, abort) the test it was running is
@@ -9,7 +13,9 @@ reported as failed and the rest of the module is resumed in a new child (at most
 
 How the tests are made to use oxloop:
 
-* the event loop policy is ``oxloop.EventLoopPolicy()``; ``asyncio.set_event_loop_policy(None)``
+* the event loop policy is ``oxloop.EventLoopPolicy()`` and ``asyncio.EventLoop`` (3.13+, the
+  default loop class that 3.14's tests name directly) is ``oxloop.Loop``;
+  ``asyncio.set_event_loop_policy(None)``
   (called by every test_asyncio module's ``tearDownModule`` and by some ``tearDown``s) and
   the lazy ``asyncio.events._init_event_loop_policy`` are wrapped so that they re-install a
   fresh oxloop policy instead of the stdlib one;
@@ -128,7 +134,8 @@ class Synth:
 
     name: str
     # dotted names resolved in the test module's namespace: the mixins of a stdlib class, or
-    # the stdlib class itself when it defines tests of its own
+    # the stdlib class itself when it defines tests of its own; a name starting with "?" is
+    # left out when this Python's module lacks it
     bases: tuple[str, ...]
     factory: str  # e.g. "create_event_loop" or "new_loop", or "setUp" (see above)
 
@@ -143,6 +150,11 @@ class ModuleSpec:
     select: Callable[[str, str], bool] | None = None
     adapter: str | None = None  # name of a function in ADAPTERS
     note: str = ""
+    # first CPython (major, minor) whose test.test_asyncio has the module
+    since: tuple[int, int] = (3, 11)
+
+    def available(self) -> bool:
+        return sys.version_info[:2] >= self.since
 
 
 def _events_base(cls: str, meth: str) -> bool:
@@ -167,7 +179,14 @@ _EVENTS_SYNTH = (
     ),
     Synth(
         "OxloopSubprocessTests",
-        ("UnixEventLoopTestsMixin", "SubprocessTestsMixin", "test_utils.TestCase"),
+        # 3.14 dropped UnixEventLoopTestsMixin ("?": optional); EventLoopTestsMixin (its base
+        # before) gives the loop fixture
+        (
+            "?UnixEventLoopTestsMixin",
+            "SubprocessTestsMixin",
+            "EventLoopTestsMixin",
+            "test_utils.TestCase",
+        ),
         "create_event_loop",
     ),
 )
@@ -195,6 +214,54 @@ for _name in (
     "test_transports",
 ):
     _add(ModuleSpec(_name, _name))
+_add(
+    ModuleSpec(
+        "test_eager_task_factory",
+        "test_eager_task_factory",
+        since=(3, 12),
+        note="asyncio.eager_task_factory / create_eager_task_factory on the loop's create_task",
+    )
+)
+_add(
+    ModuleSpec(
+        "test_staggered",
+        "test_staggered",
+        since=(3, 13),
+        note="asyncio.staggered.staggered_race in IsolatedAsyncioTestCase",
+    )
+)
+_add(
+    ModuleSpec(
+        "test_graph",
+        "test_graph",
+        since=(3, 14),
+        note="asyncio.capture_call_graph/print_call_graph of tasks run on the loop",
+    )
+)
+_add(
+    ModuleSpec(
+        "test_free_threading",
+        "test_free_threading",
+        since=(3, 14),
+        note="all_tasks/current_task and task factories under threads (C and Py tasks)",
+    )
+)
+_add(
+    ModuleSpec(
+        "test_tools",
+        "test_tools",
+        since=(3, 14),
+        note="python -m asyncio ps/pstree table and tree builders (pure functions)",
+    )
+)
+_add(
+    ModuleSpec(
+        "test_server_context",
+        "test_server_context",
+        since=(3, 15),
+        note="protocol callbacks run in the context of create_server/create_connection",
+    )
+)
 _add(
     ModuleSpec(
         "test_runners",
@@ -377,10 +444,15 @@ DEFAULT_MODULES = (
     "test_futures",
     "test_futures2",
     "test_tasks",
+    "test_eager_task_factory",
     "test_locks",
     "test_queues",
     "test_timeouts",
     "test_taskgroups",
+    "test_staggered",
+    "test_graph",
+    "test_free_threading",
+    "test_tools",
     "test_runners",
     "test_context",
     "test_pep492",
@@ -389,6 +461,7 @@ DEFAULT_MODULES = (
     "test_sock_lowlevel",
     "test_events",
     "test_server",
+    "test_server_context",
     "test_sendfile",
     "test_buffered_proto",
     "test_protocols",
@@ -564,6 +637,14 @@ def install_policy(lut: LoopUnderTest) -> None:
     asyncio.set_event_loop_policy = set_event_loop_policy
     events._init_event_loop_policy = _init_event_loop_policy
     set_event_loop_policy(None)
+    # asyncio.EventLoop (3.13+) is "the platform's default loop", what the policy's
+    # new_event_loop() makes; 3.14's tests name it instead of going through the
+    # deprecated policy (IsolatedAsyncioTestCase.loop_factory = asyncio.EventLoop,
+    # asyncio.run(..., loop_factory=asyncio.EventLoop)). It is replaced before any test
+    # module is imported, so class attributes pick up the loop under test.
+    if hasattr(asyncio, "EventLoop"):
+        asyncio.EventLoop = lut.loop_classes[0]
+        sys.modules["asyncio.unix_events"].EventLoop = lut.loop_classes[0]
 
 
 # -- adapters ----------------------------------------------------------------------------------
@@ -708,6 +789,14 @@ def _adapt_pep492(mod, lut: LoopUnderTest) -> None:
 ADAPTERS: dict[str, Callable] = {"runners": _adapt_runners, "pep492": _adapt_pep492}
 
 
+def _has(mod, dotted: str) -> bool:
+    try:
+        _resolve(mod, dotted)
+    except AttributeError:
+        return False
+    return True
+
+
 def _resolve(mod, dotted: str):
     obj = mod
     for part in dotted.split("."):
@@ -732,7 +821,11 @@ def prepare_module(spec: ModuleSpec, lut: LoopUnderTest, adapters: bool):
     mod = importlib.import_module(f"{PKG}.{spec.module}")
     for synth in spec.synth:
         try:
-            bases = tuple(_resolve(mod, b) for b in synth.bases)
+            bases = tuple(
+                _resolve(mod, b.lstrip("?"))
+                for b in synth.bases
+                if not b.startswith("?") or _has(mod, b[1:])
+            )
         except AttributeError:
             continue  # e.g. UnixEventLoopTestsMixin on Windows
 
@@ -1336,7 +1429,9 @@ def main(argv: list[str] | None = None) -> int:
     if opts.list_modules:
         for key in ALL_KNOWN_MODULES:
             tag = "default" if key in DEFAULT_MODULES else "all-known"
-            print(f"{key:26} {tag:9} {SPECS[key].note}")
+            spec = SPECS[key]
+            since = "" if spec.since <= (3, 11) else f"[{_version(spec.since)}+] "
+            print(f"{key:26} {tag:9} {since}{spec.note}")
         return 0
     if opts.modules:
         keys = [m.strip() for m in opts.modules.split(",") if m.strip()]
@@ -1347,6 +1442,15 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [k for k in keys if k not in SPECS]
     if unknown:
         ap.error(f"unknown module(s) {unknown}; known: {', '.join(ALL_KNOWN_MODULES)}")
+    # The runner tests the interpreter that runs it, with that interpreter's own
+    # test.test_asyncio: modules newer than it are left out (and said so).
+    absent = [k for k in keys if not SPECS[k].available()]
+    keys = [k for k in keys if SPECS[k].available()]
+    for key in absent:
+        print(
+            f"{key:23} not in CPython {_version(sys.version_info[:2])}'s test.test_asyncio "
+            f"(since {_version(SPECS[key].since)}): not run"
+        )
 
     workdir = opts.keep_logs or tempfile.mkdtemp(prefix="oxloop-cpython-")
     os.makedirs(workdir, exist_ok=True)
@@ -1357,6 +1461,10 @@ def main(argv: list[str] | None = None) -> int:
             import shutil
 
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _version(v: tuple[int, ...]) -> str:
+    return ".".join(str(n) for n in v)
 
 
 def _run(opts, keys: list[str], workdir: str) -> int:
