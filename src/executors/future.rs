@@ -425,7 +425,7 @@ pub fn fast_state(py: Python<'_>, future: &Bound<'_, PyAny>) -> PyResult<Option<
 
 /// `result()` of a finished fast future: Some(Ok(value)) or Some(Err(the
 /// exception)); None if the stdlib code must run (not finished, cancelled,
-/// or an `_exception` that is not an exception instance).
+/// or an `_exception` that is not an exception instance, or is falsy).
 pub fn fast_result<'py>(
     py: Python<'py>,
     future: &Bound<'py, PyAny>,
@@ -441,10 +441,12 @@ pub fn fast_result<'py>(
     if unsafe { ffi::PyExceptionInstance_Check(exception.as_ptr()) } == 0 {
         return Ok(None);
     }
-    if exception.is_truthy()? {
-        return Err(PyErr::from_value(exception));
+    // A falsy exception instance: 3.11-3.13 return the result, 3.14+ raise
+    // it (`is not None`); the running version's stdlib code decides.
+    if !exception.is_truthy()? {
+        return Ok(None);
     }
-    Ok(Some(future.getattr(intern!(py, "_result"))?))
+    Err(PyErr::from_value(exception))
 }
 
 /// `exception()` of a finished fast future; None if the stdlib code must run.
