@@ -145,11 +145,7 @@ impl Metrics {
         } else {
             Popped::Ready
         };
-        let slow = self.with(py, |m| {
-            let d = m.callback_ran(kind, ready_len);
-            (d, m.is_slow(d))
-        });
-        if let Some((d, true)) = slow {
+        if let Some(Some(d)) = self.with(py, |m| m.callback_ran(kind, ready_len)) {
             self.offer_slow(py, handle, taken.as_ref(), d);
         }
         drop(taken);
