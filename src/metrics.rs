@@ -100,6 +100,12 @@ impl Metrics {
         self.with(py, |m| m.begin_turn(ready_len));
     }
 
+    /// A turn starts with its batch of `len` handlers already taken (no poll).
+    #[inline]
+    pub(crate) fn begin_turn_with_batch(&self, py: Python<'_>, len: usize) {
+        self.with(py, |m| m.begin_turn_with_batch(len));
+    }
+
     #[inline]
     pub(crate) fn polled(&self, py: Python<'_>, ready_len: usize) {
         self.with(py, |m| m.polled(ready_len));

@@ -158,6 +158,14 @@ impl<L: PartialEq> LoopMetrics<L> {
         self.anchor = None;
     }
 
+    /// A turn starts with its batch of `len` handlers taken, without a poll
+    /// ([`LoopMetrics::begin_turn`] and [`LoopMetrics::batch_len`] in one).
+    #[inline]
+    pub fn begin_turn_with_batch(&mut self, len: usize) {
+        self.begin_turn(|| len);
+        self.batch_len(len);
+    }
+
     /// What a turn checks only now and then: a stale clock, a new slot of
     /// the lag window.
     #[cold]
