@@ -528,9 +528,6 @@ impl CoreLoop {
         dead: &mut Vec<HandleRef>,
     ) -> PyResult<()> {
         let py = slf.py();
-        if METERED {
-            self.metrics.begin_turn(py, || self.reactor.ready_len());
-        }
         // A clock replaced from Python is read here, since the reactor's closures
         // must not run Python code; the monotonic clock is read only when needed.
         let now = self.clock.replaced_now(py)?;
@@ -543,6 +540,9 @@ impl CoreLoop {
         dead.clear();
 
         if prepared.needs_poll {
+            if METERED {
+                self.metrics.begin_turn(py, || self.reactor.ready_len());
+            }
             events.clear();
             let reactor = &*self.reactor;
             let res = if prepared.timeout_ms == Some(0) {
@@ -575,10 +575,12 @@ impl CoreLoop {
                 )
                 .map_err(os_error)?;
             dead.clear();
-        }
-
-        if METERED {
-            self.metrics.batch_len(py, batch.len());
+            if METERED {
+                self.metrics.batch_len(py, batch.len());
+            }
+        } else if METERED {
+            // `prepare` took the batch already: one metrics call starts the turn.
+            self.metrics.begin_turn_with_batch(py, batch.len());
         }
         self.run_batch::<METERED>(slf, batch)
     }

@@ -100,6 +100,12 @@ impl Metrics {
         self.with(py, |m| m.begin_turn(ready_len));
     }
 
+    /// A turn starts with its batch of `len` handlers already taken (no poll).
+    #[inline]
+    pub(crate) fn begin_turn_with_batch(&self, py: Python<'_>, len: usize) {
+        self.with(py, |m| m.begin_turn_with_batch(len));
+    }
+
     #[inline]
     pub(crate) fn polled(&self, py: Python<'_>, ready_len: usize) {
         self.with(py, |m| m.polled(ready_len));
@@ -145,11 +151,7 @@ impl Metrics {
         } else {
             Popped::Ready
         };
-        let slow = self.with(py, |m| {
-            let d = m.callback_ran(kind, ready_len);
-            (d, m.is_slow(d))
-        });
-        if let Some((d, true)) = slow {
+        if let Some(Some(d)) = self.with(py, |m| m.callback_ran(kind, ready_len)) {
             self.offer_slow(py, handle, taken.as_ref(), d);
         }
         drop(taken);

@@ -19,8 +19,10 @@
 /// costs two stores, not a buffer swap).
 const COMPACT_AFTER: usize = 1024;
 
+/// `EnqueueTimes::at` when no note covers the position.
+const NO_TIME: u64 = u64::MAX;
+
 /// Queue lengths and the ticks at which they were reached.
-#[derive(Default)]
 pub struct EnqueueTimes {
     /// (queue length, ticks): `[..lookup_end]` are the running batch's notes
     /// (from `cursor` on, not passed yet), `[lookup_end..]` the next one's.
@@ -29,6 +31,24 @@ pub struct EnqueueTimes {
     cursor: usize,
     /// The last length noted for the next batch.
     noted_len: usize,
+    /// The note at `cursor`, copied out: positions below `end` were queued
+    /// at `at` ([`NO_TIME`]: none). Set by [`EnqueueTimes::rewind`], so a
+    /// lookup is one comparison until the position passes `end`.
+    end: usize,
+    at: u64,
+}
+
+impl Default for EnqueueTimes {
+    fn default() -> Self {
+        EnqueueTimes {
+            notes: Vec::new(),
+            lookup_end: 0,
+            cursor: 0,
+            noted_len: 0,
+            end: 0,
+            at: NO_TIME,
+        }
+    }
 }
 
 impl EnqueueTimes {
@@ -38,6 +58,8 @@ impl EnqueueTimes {
         self.lookup_end = 0;
         self.cursor = 0;
         self.noted_len = 0;
+        self.end = 0;
+        self.at = NO_TIME;
     }
 
     /// The ready queue holds `len` handlers at `now`: those beyond the last
@@ -86,18 +108,46 @@ impl EnqueueTimes {
         }
     }
 
+    /// The running batch is about to run (its notes are complete): the
+    /// lookups start from its first note.
+    #[inline]
+    pub fn rewind(&mut self) {
+        self.end = 0;
+        self.at = NO_TIME;
+        if self.cursor < self.lookup_end {
+            if let Some(&(len, t)) = self.notes.get(self.cursor) {
+                (self.end, self.at) = (len, t);
+            }
+        }
+    }
+
     /// When the handler at position `i` of the running batch was queued, if
-    /// known. Positions must be asked in increasing order.
+    /// known. Positions must be asked in increasing order, after
+    /// [`EnqueueTimes::rewind`].
     #[inline]
     pub fn queued_at(&mut self, i: usize) -> Option<u64> {
-        while self.cursor < self.lookup_end {
-            let &(len, t) = self.notes.get(self.cursor)?;
-            if i < len {
-                return Some(t);
-            }
-            self.cursor += 1;
+        if i >= self.end {
+            self.advance(i);
         }
-        None
+        (self.at != NO_TIME).then_some(self.at)
+    }
+
+    /// Moves to the note covering position `i`, or past the last one.
+    fn advance(&mut self, i: usize) {
+        while self.cursor < self.lookup_end {
+            self.cursor += 1;
+            match self.notes.get(self.cursor) {
+                Some(&(len, t)) if self.cursor < self.lookup_end => {
+                    (self.end, self.at) = (len, t);
+                    if i < len {
+                        return;
+                    }
+                }
+                _ => break,
+            }
+        }
+        self.end = usize::MAX;
+        self.at = NO_TIME;
     }
 }
 
@@ -112,21 +162,25 @@ mod tests {
         e.note(2, 150); // nothing new
         e.note(3, 200);
         e.start_batch();
+        e.rewind();
         assert_eq!(e.queued_at(0), Some(100));
         assert_eq!(e.queued_at(1), Some(100));
         e.note(1, 250); // the running batch queues for the next one
         assert_eq!(e.queued_at(2), Some(200));
         assert_eq!(e.queued_at(3), None, "a timer after the ready handlers");
         e.start_batch();
+        e.rewind();
         assert_eq!(e.queued_at(0), Some(250));
         e.start_batch();
         e.note_for_batch(0, 300);
         e.note_for_batch(2, 310);
+        e.rewind();
         assert_eq!(e.queued_at(0), Some(310));
         assert_eq!(e.queued_at(2), None);
         e.note(4, 1);
         e.clear();
         e.start_batch();
+        e.rewind();
         assert_eq!(e.queued_at(0), None);
     }
 
@@ -137,6 +191,7 @@ mod tests {
             e.note(1, turn);
             e.note(2, turn + 1);
             e.start_batch();
+            e.rewind();
             assert_eq!(e.queued_at(0), Some(turn));
             assert_eq!(e.queued_at(1), Some(turn + 1));
             assert_eq!(e.queued_at(2), None);

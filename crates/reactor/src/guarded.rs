@@ -66,6 +66,23 @@ impl<T> Guarded<T> {
 }
 
 impl<T> Guarded<T> {
+    /// Like [`Guarded::with`], for a read (a length, a flag): the
+    /// `External` variant leaves the busy flag alone, since nothing can
+    /// interleave with `f` (two stores less, for a query the metered
+    /// dispatch loop makes after every callback).
+    #[inline]
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        match self {
+            Guarded::Locked(m) => f(&m.lock().unwrap_or_else(|p| p.into_inner())),
+            Guarded::External { cell, busy } => {
+                debug_assert!(!busy.load(Relaxed), "overlapping access to reactor state");
+                // SAFETY: `new_external`'s contract: no `with` call is running (they never
+                // overlap with this one), so no `&mut` to the value exists while `f` reads.
+                f(unsafe { &*cell.get() })
+            }
+        }
+    }
+
     /// Like [`Guarded::with`], but gives up instead of waiting or overlapping
     /// when the value is in use (returns `None` then). For code that may run
     /// in the middle of another access, such as a garbage collector's visit.

@@ -15,16 +15,15 @@ const BUCKETS: usize = (64 - SUB_BITS as usize + 1) * SUB;
 /// proves it in bounds (the buckets past `BUCKETS` stay empty).
 const SLOTS: usize = BUCKETS.next_power_of_two();
 
-/// The bucket holding `v`.
+/// The bucket holding `v`, without a branch: with `shift` the number of
+/// bits below the top `SUB_BITS + 1` (0 for `v < 2 * SUB`), the bucket is
+/// `shift * SUB + (v >> shift)`, since `v >> shift` is in `[SUB, 2 * SUB)`
+/// (or is `v` itself below `SUB`).
 #[inline]
 fn index(v: u64) -> usize {
-    if v < SUB as u64 {
-        return v as usize;
-    }
-    let top = 63 - v.leading_zeros(); // >= SUB_BITS
-    let shift = top - SUB_BITS;
-    let sub = (v >> shift) as usize & (SUB - 1);
-    (shift as usize + 1) * SUB + sub
+    // `v | SUB` has its top bit at SUB_BITS or above: no underflow, no zero.
+    let shift = 63 - SUB_BITS - (v | SUB as u64).leading_zeros();
+    shift as usize * SUB + (v >> shift) as usize
 }
 
 /// The smallest and largest value of bucket `i`.
@@ -65,8 +64,29 @@ impl LogHistogram {
     /// Adds one sample.
     #[inline]
     pub fn record(&mut self, v: u64) {
+        self.add(v);
+        self.raise_max(v);
+    }
+
+    /// Adds one sample to the counts and the sum only: the caller keeps
+    /// the maximum up to date with [`LogHistogram::raise_max`] (the loop
+    /// does it only for durations above its slowest-list gate, which is
+    /// never above the maximum).
+    #[inline]
+    pub fn add(&mut self, v: u64) {
         self.counts[index(v) & (SLOTS - 1)] += 1;
         self.sum = self.sum.wrapping_add(v);
+    }
+
+    /// Adds a zero sample (no sum or maximum to change).
+    #[inline]
+    pub fn add_zero(&mut self) {
+        self.counts[0] += 1;
+    }
+
+    /// Makes `v` the maximum if it is larger.
+    #[inline]
+    pub fn raise_max(&mut self, v: u64) {
         self.max = self.max.max(v);
     }
 

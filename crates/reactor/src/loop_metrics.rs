@@ -10,6 +10,14 @@
 //! one read, two histogram samples and a few comparisons. Seconds are
 //! computed only for a snapshot.
 //!
+//! The per-callback path is kept to that: the duration's maximum and the
+//! slowest list are behind one threshold ([`Slowest::gates`], never above
+//! the maximum), the enqueue-time lookup is one comparison until the
+//! position passes the current note, a zero lag (the common case of a
+//! callback queued by the one just before it) is one increment, and the
+//! per-turn checks (a stale clock, the lag window's next slot) are one
+//! comparison against `turn_check`.
+//!
 //! Lag is how late a handler starts: for a timer, after its deadline; for
 //! a ready callback, after it was queued ([`EnqueueTimes`]). I/O handlers
 //! have no due time and add no lag sample. Lag samples go to a sliding
@@ -48,20 +56,29 @@ pub enum Popped {
 
 /// One loop's metrics; `L` labels a callback in the slowest list.
 pub struct LoopMetrics<L> {
-    iterations: u64,
-    poll_ticks: u64,
-    durations: LogHistogram,
-    lag_window: SlidingHistogram,
-    slowest: Slowest<L>,
-    enqueued: EnqueueTimes,
     /// Ticks at the last callback boundary (or the poller's return).
     last: u64,
+    /// Position in the running batch of the next handler popped.
+    position: usize,
+    /// A duration that is at most `gate` (before tick `gate_until`, then
+    /// `gate_after`) is neither a new maximum nor worth describing.
+    gate: u64,
+    gate_after: u64,
+    gate_until: u64,
+    durations: LogHistogram,
+    lag_window: SlidingHistogram,
+    enqueued: EnqueueTimes,
+    /// A turn starting at or after this tick has checks to make (the lag
+    /// window's slot ended, or the clock is stale: then 0).
+    turn_check: u64,
+    iterations: u64,
+    poll_ticks: u64,
+    slowest: Slowest<L>,
     /// `last` is unusable: a run starts, or metrics were just turned on.
     stale: bool,
     /// (ticks, monotonic seconds) read for the first timer of a batch.
     anchor: Option<(u64, f64)>,
     batch_len: usize,
-    position: usize,
     seconds_per_tick: f64,
     clock: Ticks,
 }
@@ -84,8 +101,14 @@ impl<L: PartialEq> LoopMetrics<L> {
         let spt = seconds_per_tick();
         let now = clock.now();
         LoopMetrics {
+            last: now,
+            position: 0,
+            gate: 0,
+            gate_after: 0,
+            gate_until: 0,
             iterations: 0,
             poll_ticks: 0,
+            turn_check: 0,
             durations: LogHistogram::new(),
             lag_window: SlidingHistogram::new(
                 LAG_WINDOW_SLOTS,
@@ -94,11 +117,9 @@ impl<L: PartialEq> LoopMetrics<L> {
             ),
             slowest: Slowest::new(SLOWEST, (DESCRIBE_SPACING_SECONDS / spt) as u64),
             enqueued: EnqueueTimes::default(),
-            last: now,
             stale: true,
             anchor: None,
             batch_len: 0,
-            position: 0,
             seconds_per_tick: spt,
             clock,
         }
@@ -113,11 +134,13 @@ impl<L: PartialEq> LoopMetrics<L> {
         self.enqueued.note(ready_len, self.last);
         self.batch_len = 0;
         self.position = 0;
+        self.turn_check = 0;
     }
 
     /// Marks the tick reading stale: the next turn reads the clock afresh.
     pub fn set_stale(&mut self) {
         self.stale = true;
+        self.turn_check = 0;
         self.enqueued.clear();
     }
 
@@ -125,15 +148,33 @@ impl<L: PartialEq> LoopMetrics<L> {
     /// queued now is the front of this turn's batch.
     #[inline]
     pub fn begin_turn(&mut self, ready_len: impl FnOnce() -> usize) {
-        if self.stale {
-            self.restart(ready_len());
+        if self.last >= self.turn_check {
+            self.turn_checks(ready_len);
         }
         self.iterations += 1;
-        self.lag_window.rotate(self.last);
         self.enqueued.start_batch();
         self.position = 0;
         self.batch_len = 0;
         self.anchor = None;
+    }
+
+    /// A turn starts with its batch of `len` handlers taken, without a poll
+    /// ([`LoopMetrics::begin_turn`] and [`LoopMetrics::batch_len`] in one).
+    #[inline]
+    pub fn begin_turn_with_batch(&mut self, len: usize) {
+        self.begin_turn(|| len);
+        self.batch_len(len);
+    }
+
+    /// What a turn checks only now and then: a stale clock, a new slot of
+    /// the lag window.
+    #[cold]
+    fn turn_checks(&mut self, ready_len: impl FnOnce() -> usize) {
+        if self.stale {
+            self.restart(ready_len());
+        }
+        self.lag_window.rotate(self.last);
+        self.turn_check = self.lag_window.slot_end();
     }
 
     /// The poller returned; `ready_len` handlers are queued (some perhaps
@@ -146,10 +187,11 @@ impl<L: PartialEq> LoopMetrics<L> {
         self.enqueued.note_for_batch(ready_len, now);
     }
 
-    /// The turn's batch holds `len` handlers.
+    /// The turn's batch holds `len` handlers, and is about to run.
     #[inline]
     pub fn batch_len(&mut self, len: usize) {
         self.batch_len = len;
+        self.enqueued.rewind();
     }
 
     /// The batch's handlers not popped yet are now `left` (some were
@@ -166,26 +208,63 @@ impl<L: PartialEq> LoopMetrics<L> {
     }
 
     /// The next handler of the batch ran (from the last boundary to now)
-    /// and left `ready_len` handlers queued; returns how many ticks it ran.
+    /// and left `ready_len` handlers queued. Returns how many ticks it ran
+    /// if that may enter the slowest list (worth making its label for
+    /// [`LoopMetrics::offer_slow`]).
     #[inline]
-    pub fn callback_ran(&mut self, kind: Popped, ready_len: usize) -> u64 {
+    pub fn callback_ran(&mut self, kind: Popped, ready_len: usize) -> Option<u64> {
         let start = self.last;
         let now = self.clock.now();
         self.last = now;
         let d = now.wrapping_sub(start);
-        self.durations.record(d);
+        self.durations.add(d);
         let i = self.position;
-        self.position += 1;
-        let lag = match kind {
-            Popped::Ready => self.enqueued.queued_at(i).map(|t| start.saturating_sub(t)),
-            Popped::Timer(when) => Some(self.timer_lag(start, when)),
-            Popped::NoLag => None,
-        };
-        if let Some(lag) = lag {
-            self.lag_window.record(lag);
+        self.position = i + 1;
+        match kind {
+            Popped::Ready => {
+                if let Some(t) = self.enqueued.queued_at(i) {
+                    match start.saturating_sub(t) {
+                        0 => self.lag_window.record_zero(),
+                        lag => self.lag_window.record(lag),
+                    }
+                }
+            }
+            Popped::Timer(when) => {
+                let lag = self.timer_lag(start, when);
+                self.lag_window.record(lag);
+            }
+            Popped::NoLag => {}
         }
         self.enqueued.note(ready_len, now);
-        d
+        let gate = if now < self.gate_until {
+            self.gate
+        } else {
+            self.gate_after
+        };
+        if d > gate {
+            self.over_gate(d, now)
+        } else {
+            None
+        }
+    }
+
+    /// A duration above the gate: a new maximum, or one for the slowest list.
+    #[cold]
+    fn over_gate(&mut self, d: u64, now: u64) -> Option<u64> {
+        self.durations.raise_max(d);
+        let slow = self.slowest.beats(d, now);
+        self.set_gates();
+        slow.then_some(d)
+    }
+
+    /// Copies the slowest list's thresholds, capped by the maximum duration
+    /// (so a new maximum always passes the gate).
+    fn set_gates(&mut self) {
+        let (gate, after, until) = self.slowest.gates();
+        let max = self.durations.max();
+        self.gate = gate.min(max);
+        self.gate_after = after.min(max);
+        self.gate_until = until;
     }
 
     /// How late a timer due at `when` (monotonic seconds) started at `start`.
@@ -203,16 +282,10 @@ impl<L: PartialEq> LoopMetrics<L> {
         }
     }
 
-    /// Whether a callback that ran `d` ticks may enter the slowest list
-    /// (worth making its label).
-    #[inline]
-    pub fn is_slow(&self, d: u64) -> bool {
-        self.slowest.beats(d, self.last)
-    }
-
     /// Offers a callback that ran `d` ticks (the last one) to the slowest list.
     pub fn offer_slow(&mut self, d: u64, label: L) {
         self.slowest.offer(d, label, self.last);
+        self.set_gates();
     }
 
     /// Reads the clock afresh for the next boundary: what ran since the last
@@ -228,6 +301,8 @@ impl<L: PartialEq> LoopMetrics<L> {
         self.durations.clear();
         self.lag_window.clear(self.clock.now());
         self.slowest.clear();
+        self.set_gates();
+        self.turn_check = 0;
     }
 
     /// Loop turns since the last reset.
@@ -310,8 +385,7 @@ mod tests {
         m.batch_len(3);
         for (name, ms) in [("blocker", 30), ("a", 0), ("b", 0)] {
             sleep(Duration::from_millis(ms));
-            let d = m.callback_ran(Popped::Ready, 0);
-            if m.is_slow(d) {
+            if let Some(d) = m.callback_ran(Popped::Ready, 0) {
                 m.offer_slow(d, name);
             }
         }

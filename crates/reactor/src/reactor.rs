@@ -152,7 +152,7 @@ impl<H: Handler> Reactor<H> {
 
     /// Number of handlers ready for the next turn.
     pub fn ready_len(&self) -> usize {
-        self.state.with(|st| st.ready.len())
+        self.state.read(|st| st.ready.len())
     }
 
     /// Number of handlers waiting: ready ones, deferred I/O handlers and

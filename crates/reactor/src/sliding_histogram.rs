@@ -11,10 +11,14 @@ use crate::histogram::LogHistogram;
 
 /// Recent samples, in `slots` histograms of `slot_len` ticks each.
 pub struct SlidingHistogram {
+    /// The slot being filled, kept in place: recording is one histogram
+    /// update, with no slot lookup.
+    current: LogHistogram,
+    /// The older slots, a ring whose oldest is at `oldest`.
+    older: Vec<LogHistogram>,
+    oldest: usize,
     /// Samples that left the window: how many, and their sum.
     retired: (u64, u64),
-    slots: Vec<LogHistogram>,
-    current: usize,
     slot_start: u64,
     slot_len: u64,
 }
@@ -24,9 +28,10 @@ impl SlidingHistogram {
     /// 1), the first starting at `now`.
     pub fn new(slots: usize, slot_len: u64, now: u64) -> Self {
         SlidingHistogram {
+            current: LogHistogram::new(),
+            older: (1..slots.max(1)).map(|_| LogHistogram::new()).collect(),
+            oldest: 0,
             retired: (0, 0),
-            slots: (0..slots.max(1)).map(|_| LogHistogram::new()).collect(),
-            current: 0,
             slot_start: now,
             slot_len: slot_len.max(1),
         }
@@ -35,9 +40,20 @@ impl SlidingHistogram {
     /// Adds a sample to the current slot.
     #[inline]
     pub fn record(&mut self, v: u64) {
-        if let Some(h) = self.slots.get_mut(self.current) {
-            h.record(v);
-        }
+        self.current.record(v);
+    }
+
+    /// Adds a zero sample to the current slot.
+    #[inline]
+    pub fn record_zero(&mut self) {
+        self.current.add_zero();
+    }
+
+    /// When the current slot ends: [`SlidingHistogram::rotate`] has nothing
+    /// to do before.
+    #[inline]
+    pub fn slot_end(&self) -> u64 {
+        self.slot_start.saturating_add(self.slot_len)
     }
 
     /// Starts new slots (dropping the oldest) for every slot length that
@@ -52,14 +68,17 @@ impl SlidingHistogram {
 
     #[cold]
     fn advance(&mut self, passed: u64) {
-        let n = self.slots.len();
-        for _ in 0..passed.min(n as u64) {
-            self.current = (self.current + 1) % n;
-            if let Some(h) = self.slots.get_mut(self.current) {
-                self.retired.0 += h.count();
-                self.retired.1 = self.retired.1.wrapping_add(h.sum());
-                h.clear();
+        let n = self.older.len() as u64 + 1;
+        for _ in 0..passed.min(n) {
+            // The finished slot becomes the newest of the older ones, in place of
+            // the oldest, which leaves the window and is reused as the current one.
+            if let Some(oldest) = self.older.get_mut(self.oldest) {
+                std::mem::swap(&mut self.current, oldest);
+                self.oldest = (self.oldest + 1) % self.older.len();
             }
+            self.retired.0 += self.current.count();
+            self.retired.1 = self.retired.1.wrapping_add(self.current.sum());
+            self.current.clear();
         }
         self.slot_start = self
             .slot_start
@@ -69,15 +88,15 @@ impl SlidingHistogram {
     /// Forgets every sample; the window starts again at `now`.
     pub fn clear(&mut self, now: u64) {
         self.retired = (0, 0);
-        self.slots.iter_mut().for_each(LogHistogram::clear);
-        self.current = 0;
+        self.current.clear();
+        self.older.iter_mut().for_each(LogHistogram::clear);
         self.slot_start = now;
     }
 
     /// Every sample since the last clear, in or out of the window: how
     /// many, and their sum (kept as slots are dropped, not per sample).
     pub fn total(&self) -> (u64, u64) {
-        self.slots.iter().fold(self.retired, |(n, s), h| {
+        self.slots().fold(self.retired, |(n, s), h| {
             (n + h.count(), s.wrapping_add(h.sum()))
         })
     }
@@ -85,10 +104,14 @@ impl SlidingHistogram {
     /// The window's samples as one histogram.
     pub fn merged(&self) -> LogHistogram {
         let mut all = LogHistogram::new();
-        for h in &self.slots {
+        for h in self.slots() {
             all.merge(h);
         }
         all
+    }
+
+    fn slots(&self) -> impl Iterator<Item = &LogHistogram> {
+        std::iter::once(&self.current).chain(self.older.iter())
     }
 }
 

@@ -52,6 +52,15 @@ impl<L: PartialEq> Slowest<L> {
         d > self.bar && (d > self.floor || now >= self.next_free)
     }
 
+    /// [`Slowest::beats`] as thresholds: `(gate, after, until)` such that a
+    /// duration `d` ending at `now` beats the list exactly when
+    /// `d > if now < until { gate } else { after }` (one comparison for
+    /// the dispatch loop, which keeps copies and refreshes them after
+    /// every offer).
+    pub fn gates(&self) -> (u64, u64, u64) {
+        (self.bar.max(self.floor), self.bar, self.next_free)
+    }
+
     /// Adds or updates the entry for `label` (a callback that took `d`,
     /// described at `now`).
     pub fn offer(&mut self, d: u64, label: L, now: u64) {
@@ -137,5 +146,12 @@ mod tests {
         assert!(!s.beats(4, 50), "below the floor, within the spacing");
         assert!(s.beats(4, 102));
         assert_eq!(s.entries(), &[(6, "chain"), (3, "other")]);
+        let (gate, after, until) = s.gates();
+        for now in [50, 101, 102, 200] {
+            for d in 0..10 {
+                let g = if now < until { gate } else { after };
+                assert_eq!(d > g, s.beats(d, now), "{d} at {now}");
+            }
+        }
     }
 }
