@@ -102,8 +102,8 @@ pub struct CoreLoop {
     empty_context: EmptyContext,
     /// `time()` as the loop sees it (`loop_clock.rs`).
     clock: Clock,
-    /// `{"loop": self}` while the loop runs (`running_future.rs`).
-    run_kwargs: GilCell<Option<Py<PyDict>>>,
+    /// What a run looks up once, while the loop runs (`RunScope`).
+    run_scope: GilCell<Option<RunScope>>,
     /// Off unless asked for (`metrics.rs`).
     metrics: Metrics,
 }
@@ -147,6 +147,18 @@ fn asyncio_class<'py>(
     dict.bind(py).get_item(name)?.ok_or_else(|| {
         pyo3::exceptions::PyAttributeError::new_err(format!("{module} has no attribute {name}"))
     })
+}
+
+/// Looked up when a run starts, for the futures and tasks made during it:
+/// `{"loop": self}` (`running_future.rs`) and `asyncio.futures.Future` /
+/// `asyncio.tasks.Task` as they are then. asyncio's loop looks the classes
+/// up on every call; a dict lookup from Rust was ~180 instructions per
+/// future (7% of a streams echo request), so a class replaced in the middle
+/// of a run is used from the next run on (tests replace them between runs).
+struct RunScope {
+    kwargs: Py<PyDict>,
+    future: Py<PyAny>,
+    task: Py<PyAny>,
 }
 
 fn current_thread_id() -> u64 {
@@ -483,31 +495,40 @@ impl CoreLoop {
     /// `asyncio.Future` bound to this loop.
     pub(crate) fn create_future_impl<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
-        let future = asyncio_class(py, &FUTURES_DICT, "asyncio.futures", intern!(py, "Future"))?;
-        let made = match slf.get().run_kwargs(py) {
-            Some(kw) => {
-                running_future::make(&future, Kind::Future, &PyTuple::empty(py), kw.bind(py))?
+        let future = match slf.get().run_scope(py, Kind::Future) {
+            Some((kw, future)) => {
+                let future = future.into_bound(py);
+                let args = PyTuple::empty(py);
+                if let Some(f) = running_future::make(&future, Kind::Future, &args, kw.bind(py))? {
+                    return Ok(f);
+                }
+                future
             }
-            None => None,
+            None => asyncio_class(py, &FUTURES_DICT, "asyncio.futures", intern!(py, "Future"))?,
         };
-        match made {
-            Some(f) => Ok(f),
-            None => vectorcall(&future, &[slf.as_ptr()], Some(kwnames(py, 0)?)),
-        }
+        vectorcall(&future, &[slf.as_ptr()], Some(kwnames(py, 0)?))
     }
 
-    /// The `{"loop": self}` kept while the loop runs (`running_future.rs`).
-    fn run_kwargs(&self, py: Python<'_>) -> Option<Py<PyDict>> {
-        // SAFETY: the closure only increments a reference count.
+    /// While the loop runs: its `{"loop": self}` and the class of `kind`
+    /// (`RunScope`).
+    fn run_scope(&self, py: Python<'_>, kind: Kind) -> Option<(Py<PyDict>, Py<PyAny>)> {
+        // SAFETY: the closure only increments reference counts.
         unsafe {
-            self.run_kwargs
-                .with(py, |k| k.as_ref().map(|k| k.clone_ref(py)))
+            self.run_scope.with(py, |scope| {
+                scope.as_ref().map(|s| {
+                    let class = match kind {
+                        Kind::Future => &s.future,
+                        Kind::Task => &s.task,
+                    };
+                    (s.kwargs.clone_ref(py), class.clone_ref(py))
+                })
+            })
         }
     }
 
-    fn set_run_kwargs(&self, py: Python<'_>, kwargs: Option<Py<PyDict>>) {
+    fn set_run_scope(&self, py: Python<'_>, scope: Option<RunScope>) {
         // SAFETY: the closure only moves values; the displaced one is dropped after.
-        let old = unsafe { self.run_kwargs.with(py, |k| std::mem::replace(k, kwargs)) };
+        let old = unsafe { self.run_scope.with(py, |s| std::mem::replace(s, scope)) };
         drop(old);
     }
 
@@ -708,7 +729,7 @@ impl CoreLoop {
             pool: GilCell::new(Vec::new()),
             empty_context: EmptyContext::default(),
             clock: Clock::default(),
-            run_kwargs: GilCell::new(None),
+            run_scope: GilCell::new(None),
             metrics: Metrics::default(),
         })
     }
@@ -815,7 +836,11 @@ impl CoreLoop {
         if let Some(factory) = factory {
             return task_kwargs::call_factory(rules, factory.bind(py), slf, &coro, kwargs.as_ref());
         }
-        let task_type = &asyncio_class(py, &TASKS_DICT, "asyncio.tasks", intern!(py, "Task"))?;
+        let scope = this.run_scope(py, Kind::Task);
+        let task_type = &match &scope {
+            Some((_, task)) => task.bind(py).clone(),
+            None => asyncio_class(py, &TASKS_DICT, "asyncio.tasks", intern!(py, "Task"))?,
+        };
         let (name, context, rest) = match &kwargs {
             None => (None, None, None),
             Some(kw) => {
@@ -827,7 +852,7 @@ impl CoreLoop {
         // dict (`running_future.rs`); debug mode keeps the path below, which trims the
         // creation traceback.
         if kwargs.is_none() && !this.debug.load(Relaxed) {
-            if let Some(kw) = this.run_kwargs(py) {
+            if let Some((kw, _)) = &scope {
                 let args = PyTuple::new(py, [&coro])?;
                 if let Some(task) = running_future::make(task_type, Kind::Task, &args, kw.bind(py))?
                 {
@@ -963,6 +988,12 @@ impl CoreLoop {
         let py = slf.py();
         let kwargs = PyDict::new(py);
         kwargs.set_item(intern!(py, "loop"), slf)?;
+        let scope = RunScope {
+            kwargs: kwargs.unbind(),
+            future: asyncio_class(py, &FUTURES_DICT, "asyncio.futures", intern!(py, "Future"))?
+                .unbind(),
+            task: asyncio_class(py, &TASKS_DICT, "asyncio.tasks", intern!(py, "Task"))?.unbind(),
+        };
         let tid = current_thread_id();
         if this
             .thread_id
@@ -981,7 +1012,7 @@ impl CoreLoop {
             .unwrap_or_else(|| Events::with_capacity(EVENTS_CAPACITY));
         let mut batch = VecDeque::new();
         let mut dead = Vec::new();
-        this.set_run_kwargs(py, Some(kwargs.unbind()));
+        this.set_run_scope(py, Some(scope));
         this.metrics.run_starts(py);
         let result = loop {
             let turn = if this.metrics.is_on() {
@@ -996,7 +1027,7 @@ impl CoreLoop {
                 break Ok(());
             }
         };
-        this.set_run_kwargs(py, None);
+        this.set_run_scope(py, None);
         this.stopping.store(false, Relaxed);
         this.thread_id.store(0, Relaxed);
         if let Ok(mut slot) = this.events.lock() {
@@ -1043,8 +1074,13 @@ impl CoreLoop {
         self.clock.traverse(py, &visit)?;
         // SAFETY: the closure only hands a pointer to the collector's visit function.
         unsafe {
-            self.run_kwargs
-                .with(py, |k| k.as_ref().map_or(Ok(()), |k| visit.call(k)))?;
+            self.run_scope.with(py, |s| {
+                s.as_ref().map_or(Ok(()), |s| {
+                    visit.call(&s.kwargs)?;
+                    visit.call(&s.future)?;
+                    visit.call(&s.task)
+                })
+            })?;
         }
         self.reactor
             .try_visit_handlers(|h| Handle::visit_held(&h.0, &visit))
@@ -1059,7 +1095,7 @@ impl CoreLoop {
         // SAFETY: the collector calls tp_clear with the GIL held.
         let py = unsafe { Python::assume_attached() };
         self.clock.set(py, None);
-        self.set_run_kwargs(py, None);
+        self.set_run_scope(py, None);
     }
 
     /// Counts of pending work, for tests and leak checks:

@@ -7,7 +7,7 @@
 //! `create_future()` (one per request, `StreamReader._wait_for_data`).
 //!
 //! While the loop runs it keeps one `{"loop": loop}` dict
-//! (`CoreLoop::run_kwargs`), and when the class is the C type the loop calls
+//! (`RunScope` in `event_loop.rs`), and when the class is the C type the loop calls
 //! its `tp_new` and `tp_init` itself with that dict, as `type_call` would
 //! with a new one: the same object and the same `__init__` (which still
 //! calls `loop.get_debug()` and records the creation traceback in debug
