@@ -57,6 +57,7 @@ candidates() {
     done
   fi
   echo "$cache/$ver/bin/python$ver"
+  [ "$gil_disabled" = 1 ] || echo "$cache/$ver/root/usr/bin/python$base" # python-from-debs.sh
   local onpath
   for name in "python$ver"; do
     for dir in /usr/local/bin /usr/bin; do
@@ -85,18 +86,13 @@ fi
 mkdir -p "$cache/src" "$cache/logs"
 exec 9>"$cache/$ver.lock"
 flock 9
-if fits "$cache/$ver/bin/python$ver"; then # built while we waited
-  echo "$cache/$ver/bin/python$ver"
-  exit 0
-fi
-
-need_pkgs=(build-essential dpkg-dev pkg-config libssl-dev zlib1g-dev libbz2-dev libffi-dev
-  liblzma-dev libsqlite3-dev libreadline-dev uuid-dev libncurses-dev libgdbm-dev
-  libexpat1-dev)
-missing=()
-for p in "${need_pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+for built in "$cache/$ver/bin/python$ver" "$cache/$ver/root/usr/bin/python$base"; do
+  if fits "$built"; then # made while we waited
+    echo "$built"
+    exit 0
+  fi
 done
+
 srcs=/etc/apt/sources.list.d/oxloop-unstable-src.sources
 if [ ! -f "$srcs" ]; then
   log "adding a deb-src entry for Debian unstable ($srcs)"
@@ -107,12 +103,7 @@ Suites: unstable
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
-  apt-get update -qq >&2
-fi
-if [ ${#missing[@]} -gt 0 ]; then
-  log "installing build dependencies: ${missing[*]}"
   apt-get update -qq >&2 || true
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
 srcdir="$cache/src/$base"
@@ -120,10 +111,39 @@ mkdir -p "$srcdir"
 orig=$(find "$srcdir" -maxdepth 1 -name "python${base}_*.orig.tar.*" | sort -V | tail -n 1)
 if [ -z "$orig" ]; then
   log "fetching Debian unstable's source package python$base"
-  (cd "$srcdir" && apt-get source --download-only -qq "python$base" >&2)
+  (cd "$srcdir" && apt-get source --download-only -qq "python$base" >&2) ||
+    log "apt-get source python$base failed"
   orig=$(find "$srcdir" -maxdepth 1 -name "python${base}_*.orig.tar.*" | sort -V | tail -n 1)
 fi
-[ -n "$orig" ] || { log "no python$base source package found"; exit 1; }
+
+if [ -z "$orig" ]; then
+  if [ "$gil_disabled" = 1 ]; then
+    log "no free-threaded CPython $base here: its sources (Debian's source package" \
+      "python$base) cannot be fetched, and Debian ships no free-threaded binaries"
+    exit 1
+  fi
+  log "no sources for python$base; using Debian unstable's binary packages instead"
+  bash "$(dirname "$0")/python-from-debs.sh" "$base" "$cache/$ver/root"
+  fits "$cache/$ver/root/usr/bin/python$base" || {
+    log "the interpreter unpacked from Debian's packages does not check out"
+    exit 1
+  }
+  echo "$cache/$ver/root/usr/bin/python$base"
+  exit 0
+fi
+
+need_pkgs=(build-essential dpkg-dev pkg-config libssl-dev zlib1g-dev libbz2-dev libffi-dev
+  liblzma-dev libsqlite3-dev libreadline-dev uuid-dev libncurses-dev libgdbm-dev
+  libexpat1-dev)
+missing=()
+for p in "${need_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing build dependencies: ${missing[*]}"
+  apt-get update -qq >&2 || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
 
 # Upstream's sources (the .orig tarball), without Debian's patches: those
 # move the install layout to Debian's (dist-packages, multiarch).
