@@ -10,10 +10,23 @@
 # (`apt-get source`), into a cache outside the repository
 # ($OXLOOP_PYTHON_CACHE, default ~/.cache/oxloop-python), and reused.
 # Build logs go to that cache's logs/ folder; progress to stderr.
+# Where Debian's source package cannot be fetched, 3.14 and 3.15 come from
+# Debian unstable's binary packages instead (scripts/python-from-debs.sh);
+# free-threaded builds then cannot be had and the script fails.
 #
 # Other scripts (test-matrix.sh, build-wheels.sh) call this: keep its
 # interface. `--cached-only` prints nothing and exits 1 instead of building.
+# `--available` prints, one a line, each VERSION that is present or cached.
 set -euo pipefail
+
+if [ "${1:-}" = "--available" ]; then
+  for v in 3.11 3.12 3.13 3.14 3.15 3.14t 3.15t; do
+    if bash "$0" --cached-only "$v" >/dev/null 2>&1; then
+      echo "$v"
+    fi
+  done
+  exit 0
+fi
 
 cached_only=""
 if [ "${1:-}" = "--cached-only" ]; then
