@@ -27,8 +27,10 @@
 # To add a column (for instance a test_concurrent_futures runner), add its
 # title to COLUMNS and a branch to run_column that prints the cell.
 #
+# The last column is the version's wall time (setup included).
 # Exits non-zero if a version could not be set up or any test failed.
-# Env: OXLOOP_MATRIX_PYTEST_ARGS (extra pytest arguments, e.g. "-k 'not dask'").
+# Env: OXLOOP_MATRIX_PYTEST_ARGS (extra pytest arguments, e.g. "-k 'not dask'"),
+# OXLOOP_MATRIX_CPYTHON_ARGS (extra runner arguments, e.g. "-j 2").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -139,7 +141,8 @@ run_column() {
       pytest_cell "$2" || status=1
       ;;
     "CPython asyncio")
-      timeout 3600 "$py" tests/cpython/run_cpython_tests.py >"$2" 2>&1 || status=$?
+      timeout 3600 "$py" tests/cpython/run_cpython_tests.py ${OXLOOP_MATRIX_CPYTHON_ARGS:-} \
+        >"$2" 2>&1 || status=$?
       line=$(tail -n 1 "$2")
       if [[ "$line" =~ ^[0-9]+\ passed,\ [0-9]+\ failed,\ [0-9]+\ skipped$ ]]; then
         echo "$line"
@@ -180,6 +183,8 @@ for c in "${COLUMNS[@]}"; do
   header+=" $c |"
   rule+=" --- |"
 done
+header+=" time |"
+rule+=" --- |"
 rows=()
 for ver in "${versions[@]}"; do
   dir=$mcache/$ver
@@ -206,7 +211,7 @@ for ver in "${versions[@]}"; do
     say "$ver: $c: $cell"
   done
   say "$ver: done in $((SECONDS - start)) s"
-  rows+=("$row")
+  rows+=("$row $(((SECONDS - start + 30) / 60)) min |")
 done
 
 echo
