@@ -186,6 +186,7 @@ done
 header+=" time |"
 rule+=" --- |"
 rows=()
+failures=()
 for ver in "${versions[@]}"; do
   dir=$mcache/$ver
   start=$SECONDS
@@ -206,7 +207,8 @@ for ver in "${versions[@]}"; do
       row+=" $cell |"
     else
       failed=1
-      row+=" $cell (log: $log) |"
+      row+=" $cell |"
+      failures+=("$ver $c: $log")
     fi
     say "$ver: $c: $cell"
   done
@@ -218,4 +220,9 @@ echo
 echo "$header"
 echo "$rule"
 printf '%s\n' "${rows[@]}"
+if [ ${#failures[@]} -gt 0 ]; then
+  echo
+  echo "logs of the failing columns:"
+  printf '  %s\n' "${failures[@]}"
+fi
 exit "$failed"
