@@ -71,17 +71,14 @@ candidates() {
   fi
   echo "$cache/$ver/bin/python$ver"
   [ "$gil_disabled" = 1 ] || echo "$cache/$ver/root/usr/bin/python$base" # python-from-debs.sh
+  echo "/usr/local/bin/python$ver"
+  echo "/usr/bin/python$ver"
   local onpath
-  for name in "python$ver"; do
-    for dir in /usr/local/bin /usr/bin; do
-      echo "$dir/$name"
-    done
-    onpath=$(command -v "$name" 2>/dev/null || true)
-    case "$onpath" in
-      *"/shims/"*) ;; # a pyenv shim fails when the version is not selected
-      ?*) echo "$onpath" ;;
-    esac
-  done
+  onpath=$(command -v "python$ver" 2>/dev/null || true)
+  case "$onpath" in
+    *"/shims/"*) ;; # a pyenv shim fails when the version is not selected
+    ?*) echo "$onpath" ;;
+  esac
 }
 
 while read -r cand; do

@@ -33,7 +33,6 @@
 # OXLOOP_MATRIX_CPYTHON_ARGS (extra runner arguments, e.g. "-j 2").
 set -euo pipefail
 cd "$(dirname "$0")/.."
-repo=$(pwd)
 
 COLUMNS=("pytest" "CPython asyncio" "examples")
 mcache=${OXLOOP_MATRIX_CACHE:-$HOME/.cache/oxloop-matrix}
@@ -195,6 +194,7 @@ for ver in "${versions[@]}"; do
     failed=1
     row="| $ver | setup failed, see $dir/logs |"
     say "$ver: setup failed; last lines of its newest log:"
+    # shellcheck disable=SC2012 # the log names are ours, without odd characters
     tail -n 15 "$(ls -t "$dir"/logs/*.log | head -n 1)" >&2 || true
     rows+=("$row")
     continue
