@@ -15,7 +15,7 @@ import argparse
 import sys
 import time
 
-from loops import LOOP_NAMES
+from loops import EXTRA_LOOPS, LOOP_NAMES
 from report import Results, markdown_table, plain_table, targets_text
 from runner import probe_loop, run_matrix
 from workloads import WORKLOADS
@@ -46,9 +46,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--loops",
-        type=_name_list("loop", LOOP_NAMES),
+        type=_name_list("loop", LOOP_NAMES + EXTRA_LOOPS),
         default=None,
-        help=f"comma-separated loops (default: {','.join(LOOP_NAMES)}); "
+        help=f"comma-separated loops (default: {','.join(LOOP_NAMES)}; also "
+        f"{','.join(EXTRA_LOOPS)}); "
         "a loop named here that cannot be imported makes the exit status 1",
     )
     parser.add_argument(

@@ -11,6 +11,9 @@ import importlib.metadata
 # Order matters: it is the row order in the report.
 LOOP_NAMES = ("oxloop", "asyncio", "uvloop", "rloop")
 
+# Variants run only when named with --loops: oxloop with its metrics on.
+EXTRA_LOOPS = ("oxloop-metrics",)
+
 # Loop used as the denominator of the ratio column, in order of preference.
 BASELINES = ("uvloop", "asyncio")
 
@@ -19,6 +22,8 @@ def new_loop(name: str) -> asyncio.AbstractEventLoop:
     """Import loop package `name` and return a new event loop from it (ImportError if absent)."""
     if name == "asyncio":
         return asyncio.new_event_loop()
+    if name == "oxloop-metrics":
+        return importlib.import_module("oxloop").new_event_loop(metrics=True)
     if name not in LOOP_NAMES:
         raise ValueError(f"unknown loop {name!r}")
     module = importlib.import_module(name)
@@ -31,7 +36,7 @@ def version(name: str) -> str:
         import platform
 
         return f"stdlib (Python {platform.python_version()})"
-    module = importlib.import_module(name)
+    module = importlib.import_module(name.removesuffix("-metrics"))
     found = getattr(module, "__version__", None)
     if found is None:
         try:

@@ -25,6 +25,7 @@ use crate::errors::{loop_closed, os_error};
 use crate::gil_cell::GilCell;
 use crate::handle::{Handle, HandleRef, TimerHandle};
 use crate::loop_clock::{class_clock, Clock};
+use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::pycall::vectorcall;
 use crate::running_future::{self, Kind};
 
@@ -102,6 +103,8 @@ pub struct CoreLoop {
     clock: Clock,
     /// `{"loop": self}` while the loop runs (`running_future.rs`).
     run_kwargs: GilCell<Option<Py<PyDict>>>,
+    /// Off unless asked for (`metrics.rs`).
+    metrics: Metrics,
 }
 
 static FUTURE_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -302,7 +305,9 @@ impl CoreLoop {
         )?))
     }
 
-    /// Keeps a handle that ran, and that nothing else refers to, for reuse.
+    /// Keeps a handle that ran, and that nothing else refers to, for reuse
+    /// (inlined into both dispatch variants, see `Handle::run`).
+    #[inline(always)]
     fn recycle(&self, py: Python<'_>, h: Py<Handle>) {
         if !Handle::is_recyclable(&h) {
             return;
@@ -494,8 +499,10 @@ impl CoreLoop {
         self.debug.load(Relaxed)
     }
 
-    /// One loop turn: poll, collect, then run this turn's batch.
-    fn run_once(
+    /// One loop turn: poll, collect, then run this turn's batch. `METERED`
+    /// turns record metrics (`metrics.rs`); the plain variant has no trace of
+    /// them, and the choice is made once per turn.
+    fn run_once<const METERED: bool>(
         &self,
         slf: &Bound<'_, Self>,
         events: &mut Events,
@@ -503,6 +510,9 @@ impl CoreLoop {
         dead: &mut Vec<HandleRef>,
     ) -> PyResult<()> {
         let py = slf.py();
+        if METERED {
+            self.metrics.begin_turn(py, || self.reactor.ready_len());
+        }
         // A clock replaced from Python is read here, since the reactor's closures
         // must not run Python code; the monotonic clock is read only when needed.
         let now = self.clock.replaced_now(py)?;
@@ -533,6 +543,9 @@ impl CoreLoop {
                 }
                 Err(e) => return Err(os_error(e)),
             }
+            if METERED {
+                self.metrics.polled(py, self.reactor.ready_len());
+            }
             let now = self.clock.replaced_now(py)?;
             self.reactor
                 .collect(
@@ -546,7 +559,10 @@ impl CoreLoop {
             dead.clear();
         }
 
-        self.run_batch(slf, batch)
+        if METERED {
+            self.metrics.batch_len(py, batch.len());
+        }
+        self.run_batch::<METERED>(slf, batch)
     }
 
     /// A transport handed `n` bytes to its protocol (see `TURN_READ_BUDGET`).
@@ -572,13 +588,21 @@ impl CoreLoop {
     }
 
     /// Runs this turn's batch, in order.
-    fn run_batch(&self, slf: &Bound<'_, Self>, batch: &mut VecDeque<HandleRef>) -> PyResult<()> {
+    fn run_batch<const METERED: bool>(
+        &self,
+        slf: &Bound<'_, Self>,
+        batch: &mut VecDeque<HandleRef>,
+    ) -> PyResult<()> {
         let py = slf.py();
         let debug = self.debug.load(Relaxed);
+        let clock_replaced = METERED && self.clock.is_replaced();
         self.delivered.store(0, Relaxed);
         while let Some(HandleRef(h)) = batch.pop_front() {
             let handle = h.get();
             if handle.is_cancelled() {
+                if METERED {
+                    self.metrics.skipped(py);
+                }
                 continue;
             }
             if !handle.is_one_shot()
@@ -586,12 +610,17 @@ impl CoreLoop {
                 && self.reactor.ready_len() > 0
             {
                 self.defer_io(h, batch);
+                if METERED {
+                    self.metrics.batch_left_now(py, batch.len());
+                }
                 continue;
             }
             let t0 = if debug { monotonic() } else { 0.0 };
             // Debug mode keeps the callback through the run, for the slow-callback report.
             let take = handle.is_one_shot() && !debug;
-            if let Err(err) = handle.run(py, take, &self.empty_context) {
+            // Metered turns keep a taken callback until it is timed (to name it).
+            let mut kept = None;
+            if let Err(err) = handle.run::<METERED>(py, take, &self.empty_context, &mut kept) {
                 if is_fatal(py, &err) {
                     self.reactor.requeue_front(batch);
                     return Err(err);
@@ -604,6 +633,11 @@ impl CoreLoop {
                     self.reactor.requeue_front(batch);
                     return Err(e);
                 }
+            }
+            if METERED {
+                let ready = self.reactor.ready_len();
+                self.metrics
+                    .callback_ran(py, &h, kept, ready, clock_replaced);
             }
             if debug {
                 let dt = monotonic() - t0;
@@ -655,6 +689,7 @@ impl CoreLoop {
             empty_context: EmptyContext::default(),
             clock: Clock::default(),
             run_kwargs: GilCell::new(None),
+            metrics: Metrics::default(),
         })
     }
 
@@ -927,8 +962,14 @@ impl CoreLoop {
         let mut batch = VecDeque::new();
         let mut dead = Vec::new();
         this.set_run_kwargs(py, Some(kwargs.unbind()));
+        this.metrics.run_starts(py);
         let result = loop {
-            if let Err(e) = this.run_once(slf, &mut events, &mut batch, &mut dead) {
+            let turn = if this.metrics.is_on() {
+                this.run_once::<true>(slf, &mut events, &mut batch, &mut dead)
+            } else {
+                this.run_once::<false>(slf, &mut events, &mut batch, &mut dead)
+            };
+            if let Err(e) = turn {
                 break Err(e);
             }
             if this.stopping.load(Relaxed) {
@@ -1009,6 +1050,33 @@ impl CoreLoop {
             self.reactor.timers_len(),
             self.reactor.io_len(),
         ))
+    }
+
+    /// Turns metrics on or off, from the next loop turn (`metrics.rs`).
+    fn set_metrics(&self, py: Python<'_>, enabled: bool) -> PyResult<()> {
+        self.metrics.set(py, enabled);
+        Ok(())
+    }
+
+    /// Whether metrics are on.
+    fn get_metrics(&self) -> PyResult<bool> {
+        Ok(self.metrics.is_on())
+    }
+
+    /// A snapshot of the loop's metrics (all zero but `pending` if they were
+    /// never on).
+    fn metrics(&self, py: Python<'_>) -> PyResult<MetricsSnapshot> {
+        let running = self.thread_id.load(Relaxed) != 0;
+        Ok(self
+            .metrics
+            .snapshot(py, self.reactor.pending_len(), running))
+    }
+
+    /// Starts a new metrics window: counters, histograms and the slowest
+    /// list start from zero.
+    fn reset_metrics(&self, py: Python<'_>) -> PyResult<()> {
+        self.metrics.reset(py);
+        Ok(())
     }
 
     /// Number of retired handles kept for reuse, for tests of the pool's bounds.

@@ -56,6 +56,12 @@ impl Clock {
         }
     }
 
+    /// Whether Python replaced the clock (timers are then due on its time).
+    #[inline]
+    pub(crate) fn is_replaced(&self) -> bool {
+        self.replaced.load(Relaxed)
+    }
+
     /// Replaces the clock (`None`: back to the monotonic clock).
     pub(crate) fn set(&self, py: Python<'_>, callable: Option<Py<PyAny>>) {
         self.replaced.store(callable.is_some(), Relaxed);

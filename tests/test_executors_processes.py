@@ -70,7 +70,7 @@ def test_dead_worker_breaks_pool_and_nothing_hangs(killer):
     assert any(isinstance(f.exception(), cf.process.BrokenProcessPool) for f in pending)
     with pytest.raises(cf.process.BrokenProcessPool):
         ex.submit(tasks.square, 1)
-    pids = [p.pid for p in ex._processes]
+    pids = list(ex._processes)
     ex.shutdown(wait=True)
     assert wait_gone(pids)
 
@@ -115,9 +115,10 @@ def test_unpicklable_values_fail_only_their_future():
         bad_result = ex.submit(tasks.return_unpicklable)
         with pytest.raises(TypeError, match="refuses pickling"):
             bad_result.result(timeout=10)
-        bad_exc = ex.submit(tasks.raise_unpicklable_error)
-        with pytest.raises(RuntimeError, match="could not be pickled"):
-            bad_exc.result(timeout=10)
+        # An exception that cannot be pickled: compared with stdlib in
+        # test_executors_process_deaths.py (the outcome depends on what
+        # else is imported: tblib, which distributed installs, pickles
+        # exception chains).
         assert ex.submit(tasks.square, 5).result(timeout=10) == 25
         assert ex._broken is None
 
@@ -140,7 +141,7 @@ def test_large_payloads_round_trip():
 def test_collected_pool_finishes_its_work():
     ex = oxloop.ProcessPoolExecutor(1)
     fut = ex.submit(tasks.sleep_then, 0.1, "done")
-    pids = [p.pid for p in ex._processes]
+    pids = list(ex._processes)
     del ex
     assert fut.result(timeout=10) == "done"
     assert wait_gone(pids)
@@ -153,7 +154,7 @@ def test_interpreter_exit_with_pending_work_finishes_and_leaves_no_orphans():
         ex = oxloop.ProcessPoolExecutor(2)
         futs = [ex.submit(tasks.sleep_then, 0.1, i) for i in range(6)]
         futs[0].add_done_callback(lambda f: None)
-        print(*[p.pid for p in ex._processes], flush=True)
+        print(*list(ex._processes), flush=True)
         """
     )
     assert out.returncode == 0, out.stderr
@@ -170,7 +171,7 @@ def test_parent_killed_leaves_no_orphans():
             "import time, oxloop, _executor_tasks as tasks\n"
             "ex = oxloop.ProcessPoolExecutor(2)\n"
             "futs = [ex.submit(tasks.sleep_then, 0.3, i) for i in range(4)]\n"
-            "print(*[p.pid for p in ex._processes], flush=True)\n"
+            "print(*list(ex._processes), flush=True)\n"
             "time.sleep(60)\n",
         ],
         stdout=subprocess.PIPE,

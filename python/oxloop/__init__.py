@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio as _asyncio
 
-from ._core import Handle, TimerHandle
+from ._core import Handle, MetricsSnapshot, TimerHandle
 from ._executors import ProcessPoolExecutor, ThreadPoolExecutor
 from ._loop import Loop
 from ._policy import EventLoopPolicy
@@ -22,6 +22,7 @@ __all__ = [
     "EventLoopPolicy",
     "Handle",
     "Loop",
+    "MetricsSnapshot",
     "ProcessPoolExecutor",
     "ThreadPoolExecutor",
     "TimerHandle",
@@ -33,9 +34,13 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-def new_event_loop() -> Loop:
-    """Return a new oxloop event loop."""
-    return Loop()
+def new_event_loop(*, metrics: bool = False) -> Loop:
+    """Return a new oxloop event loop; with `metrics=True` it records where
+    its time goes from the start (see `Loop.metrics()`)."""
+    loop = Loop()
+    if metrics:
+        loop.set_metrics(True)
+    return loop
 
 
 def install() -> None:

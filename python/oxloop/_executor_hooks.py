@@ -5,6 +5,7 @@ themselves are in Rust (`src/executors/`)."""
 from __future__ import annotations
 
 import threading
+import traceback
 from concurrent.futures import _base
 from concurrent.futures import process as _cf_process
 from multiprocessing import reduction
@@ -74,3 +75,20 @@ def exception_with_remote_traceback(pair):
     exc, traceback_text = pair
     exc.__cause__ = _cf_process._RemoteTraceback(f'\n"""\n{traceback_text}"""')
     return exc
+
+
+def pickling_error(exc):
+    """A call that could not be pickled: its error, with the traceback of
+    the failed pickling as `__cause__`, as `concurrent.futures` reports it."""
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return exception_with_remote_traceback((exc, text))
+
+
+def broken_pool_error(message, cause):
+    """The `BrokenProcessPool` for the futures of a pool that broke because
+    `cause` was raised while a result was read, the formatted `cause` as its
+    `__cause__` the way `concurrent.futures` attaches it."""
+    error = _cf_process.BrokenProcessPool(message)
+    text = "".join(traceback.format_exception(type(cause), cause, cause.__traceback__))
+    error.__cause__ = _cf_process._RemoteTraceback(f"\n'''\n{text}'''")
+    return error

@@ -23,6 +23,7 @@ from functools import partial
 
 from . import _core
 from ._future import Future
+from ._worker_processes import WorkerProcesses
 
 __all__ = ["Future", "ProcessPoolExecutor", "ThreadPoolExecutor"]
 
@@ -67,6 +68,22 @@ def _chunks(iterables, chunksize):
         yield chunk
 
 
+def _take(results, index):
+    item = results[index]
+    results[index] = None
+    return item
+
+
+def _each_result(chunk_results):
+    """The items of each chunk's result list in order, each slot cleared as
+    it is yielded and no local left holding it: the iterator keeps no
+    reference to a result the caller has let go of (the list itself stays
+    reachable from its future)."""
+    for results in chunk_results:
+        for index in range(len(results)):
+            yield _take(results, index)
+
+
 class ProcessPoolExecutor(_core.ProcessPoolExecutor, _cf_process.ProcessPoolExecutor):
     """A process pool with the API of `concurrent.futures.ProcessPoolExecutor`.
 
@@ -102,7 +119,13 @@ class ProcessPoolExecutor(_core.ProcessPoolExecutor, _cf_process.ProcessPoolExec
                 )
         self._mp_context = mp_context
         self._max_tasks_per_child = max_tasks_per_child
-        self._configure(max_workers, mp_context, initializer, tuple(initargs), max_tasks_per_child)
+        # Under fork every worker starts at the first submit, as with
+        # concurrent.futures (forking later would copy the pool's I/O thread).
+        prespawn = mp_context.get_start_method(allow_none=False) == "fork"
+        self._configure(
+            max_workers, mp_context, initializer, tuple(initargs), max_tasks_per_child, prespawn
+        )
+        self._processes = WorkerProcesses(self)
 
     submit = _core.ProcessPoolExecutor.submit
     shutdown = _core.ProcessPoolExecutor.shutdown
@@ -114,7 +137,7 @@ class ProcessPoolExecutor(_core.ProcessPoolExecutor, _cf_process.ProcessPoolExec
         results = _cf_base.Executor.map(
             self, partial(_run_chunk, fn), _chunks(iterables, chunksize), timeout=timeout
         )
-        return itertools.chain.from_iterable(results)
+        return _each_result(results)
 
     def __repr__(self):
         return (

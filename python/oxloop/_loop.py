@@ -18,7 +18,7 @@ import warnings
 import weakref
 from asyncio import coroutines, events, format_helpers, futures, tasks
 
-from . import _core
+from . import _core, _metrics
 from ._executors import ThreadPoolExecutor
 from ._network import NetworkMixin
 from ._pipes import PipeMixin
@@ -78,6 +78,7 @@ class Loop(
         SignalMixin._init_signals(self)
         self._init_network()
         self.set_debug(coroutines._is_debug_mode())
+        _metrics.new_loop_created(self)  # OXLOOP_METRICS=1, python -m oxloop --stats
 
     def __repr__(self):
         return (

@@ -22,18 +22,29 @@ KIND_RESULT = 2
 KIND_EXCEPTION = 3
 
 
+def _traceback_text(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
 def _pickled_exception(exc: BaseException) -> bytes:
-    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    """`(exc, its traceback text)` pickled. If `exc` cannot be pickled, the
+    error that stopped it is sent instead, as concurrent.futures does; if
+    that fails too, the error ends the worker (there too), and the pool
+    breaks."""
     try:
-        return pickle.dumps((exc, text), pickle.HIGHEST_PROTOCOL)
+        return pickle.dumps((exc, _traceback_text(exc)), pickle.HIGHEST_PROTOCOL)
     except BaseException as err:
-        stand_in = RuntimeError(f"the exception {exc!r} could not be pickled: {err!r}")
-        return pickle.dumps((stand_in, text), pickle.HIGHEST_PROTOCOL)
+        failure = err
+    return pickle.dumps((failure, _traceback_text(failure)), pickle.HIGHEST_PROTOCOL)
 
 
 def _run(payload: bytes) -> tuple[int, bytes]:
+    """Runs one task. A task that cannot be unpickled raises out of here and
+    ends the worker: the parent sees it exit and breaks the pool, as
+    concurrent.futures does. What the call raises, and a result that cannot
+    be pickled, go back as the task's exception."""
+    fn, args, kwargs = pickle.loads(payload)
     try:
-        fn, args, kwargs = pickle.loads(payload)
         result = fn(*args, **kwargs)
     except BaseException as exc:
         return KIND_EXCEPTION, _pickled_exception(exc)
@@ -47,6 +58,10 @@ def main(task_fd, result_fd, parent_fds, initializer, initargs, max_tasks) -> No
     for fd in parent_fds:
         os.close(fd)
     task_fd, result_fd = task_fd.fd, result_fd.fd
+    # A process the task starts must not hold the pipes: the parent learns
+    # of this worker's death from end of file on its result pipe.
+    os.set_inheritable(task_fd, False)
+    os.set_inheritable(result_fd, False)
     if initializer is not None:
         try:
             initializer(*initargs)

@@ -1,22 +1,31 @@
 //! The I/O thread of a process pool: a Rust thread, never a Python one.
 //!
-//! Each turn it (1) hands queued tasks to workers with spare capacity,
-//! (2) sleeps in `poll()` on the result pipes, the task pipes it has bytes
-//! for and the pool's waker, (3) writes and reads frames (non-blocking, no
-//! GIL) and notices workers whose result pipe reached end of file, then
-//! (4) attaches to Python once for the whole turn to mark handed-out futures
-//! running, unpickle results into futures and, if a worker died, break the
-//! pool. It exits once the pool is shut down (or broken) and every worker
-//! has exited, after joining their processes.
+//! Each turn it (1) hands queued tasks to workers with room
+//! (`process_dispatch.rs`), (2) sleeps in `poll()` on the result pipes, the
+//! task pipes it has bytes for and the pool's waker, (3) writes and reads
+//! frames (non-blocking, no GIL) and notices workers whose result pipe
+//! reached end of file, then (4) attaches to Python once for the whole turn
+//! to unpickle results into futures and, if a worker died or a result could
+//! not be unpickled, break the pool. It exits once the pool is shut down
+//! (or broken) and every worker has exited, after joining their processes.
+//!
+//! A worker's death is seen as end of file on its result pipe, whatever
+//! killed it (`os._exit`, a signal, a crash, an exception while it read its
+//! task). The pool then breaks as `concurrent.futures` does: every future
+//! not done gets `BrokenProcessPool`, the other workers are terminated
+//! (and killed if they are still there [`KILL_AFTER`] later), and exited
+//! workers are reaped as they go, so no zombie outlives a turn for long.
 
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use pyo3::intern;
 use pyo3::prelude::*;
 
 use crate::executors::frames::{encode, Frame, KIND_EXCEPTION, KIND_RESULT, KIND_STOP};
 use crate::executors::future;
+use crate::executors::process_dispatch::{flush, mark_running, queue_frames, take_handouts};
 use crate::executors::process_pool::{Shared, Worker, FUTURE_BROKEN, IO_THREAD_OF, POOL_BROKEN};
 use crate::executors::py_objects::{broken_process_pool, hooks, pickle_loads};
 use crate::executors::sync::lock;
@@ -24,12 +33,11 @@ use crate::executors::sync::lock;
 /// Bytes read from a result pipe per `read()`.
 const READ_CHUNK: usize = 64 * 1024;
 
-/// A task handed to a worker, waiting to be marked running.
-struct Handout {
-    worker: usize,
-    id: u64,
-    frame: Vec<u8>,
-}
+/// How long workers terminated by a broken pool have before `SIGKILL`.
+const KILL_AFTER: Duration = Duration::from_secs(1);
+
+/// How often exited workers not yet reaped are looked at again.
+const REAP_EVERY_MS: i32 = 20;
 
 /// What one turn's I/O found.
 #[derive(Default)]
@@ -37,6 +45,16 @@ struct Harvest {
     frames: Vec<Frame>,
     broke: bool,
     replacements: usize,
+}
+
+/// What one turn plans, under the lock.
+struct Plan {
+    handouts: Vec<crate::executors::process_dispatch::Handout>,
+    exit_now: bool,
+    /// `poll()` timeout in milliseconds (-1: none).
+    timeout_ms: i32,
+    /// Pids of workers alive past their kill deadline.
+    kill_now: Vec<libc::pid_t>,
 }
 
 pub fn io_main(shared: Arc<Shared>) {
@@ -47,20 +65,34 @@ pub fn io_main(shared: Arc<Shared>) {
         let mut pollfds: Vec<libc::pollfd> = Vec::new();
         let mut targets: Vec<(usize, bool)> = Vec::new();
         let mut buf = vec![0u8; READ_CHUNK];
+        let mut exited: Vec<Py<PyAny>> = Vec::new();
         loop {
-            let (handouts, exit_now) = py.detach(|| plan_turn(&shared, &mut pollfds, &mut targets));
-            if exit_now {
-                finish(py, &shared);
+            let plan = py.detach(|| plan_turn(&shared, &mut pollfds, &mut targets, &exited));
+            for pid in plan.kill_now {
+                // SAFETY: plain syscall. The worker has not closed its
+                // result pipe, so it is alive or a zombie not yet reaped by
+                // us: its pid cannot have been reused.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            if plan.exit_now {
+                finish(py, &shared, exited);
                 return;
             }
-            if !handouts.is_empty() {
-                mark_running(py, &shared, handouts);
+            if !plan.handouts.is_empty() {
+                let outcomes = mark_running(py, &shared, plan.handouts);
+                let (dropped, _) = queue_frames(&mut lock(&shared.state), outcomes);
+                drop(dropped);
                 continue;
             }
             let harvest = py.detach(|| {
                 // SAFETY: `pollfds` is a live, initialised array of `pollfds.len()` entries.
-                let ready =
-                    unsafe { libc::poll(pollfds.as_mut_ptr(), pollfds.len() as libc::nfds_t, -1) };
+                let ready = unsafe {
+                    libc::poll(
+                        pollfds.as_mut_ptr(),
+                        pollfds.len() as libc::nfds_t,
+                        plan.timeout_ms,
+                    )
+                };
                 if ready < 0 {
                     return Harvest::default(); // EINTR; the next turn polls again
                 }
@@ -69,6 +101,8 @@ pub fn io_main(shared: Arc<Shared>) {
             if !harvest.frames.is_empty() || harvest.broke || harvest.replacements > 0 {
                 settle(py, &shared, harvest);
             }
+            exited.append(&mut std::mem::take(&mut lock(&shared.state).exited));
+            reap(py, &mut exited);
         }
     });
     if attached.is_none() {
@@ -83,27 +117,11 @@ fn plan_turn(
     shared: &Shared,
     pollfds: &mut Vec<libc::pollfd>,
     targets: &mut Vec<(usize, bool)>,
-) -> (Vec<Handout>, bool) {
-    let max_tasks = shared.max_tasks();
+    unreaped: &[Py<PyAny>],
+) -> Plan {
     let mut state = lock(&shared.state);
     let state = &mut *state;
-    let mut handouts = Vec::new();
-    if state.broken.is_none() {
-        for (index, worker) in state.workers.iter_mut().enumerate() {
-            for _ in 0..worker.capacity(max_tasks) {
-                let Some((id, frame)) = state.pending.pop_front() else {
-                    break;
-                };
-                worker.in_flight.push(id);
-                worker.sent += 1;
-                handouts.push(Handout {
-                    worker: index,
-                    id,
-                    frame,
-                });
-            }
-        }
-    }
+    let handouts = take_handouts(state, shared.max_tasks());
     let finishing = state.shutdown || state.broken.is_some();
     if finishing && state.pending.is_empty() && handouts.is_empty() {
         for worker in state.workers.iter_mut().filter(|w| !w.stopping && !w.eof) {
@@ -111,6 +129,26 @@ fn plan_turn(
                 .out
                 .extend(encode(0, KIND_STOP, b"").unwrap_or_default());
             worker.stopping = true;
+        }
+    }
+    let mut kill_now = Vec::new();
+    let mut timeout_ms = if unreaped.is_empty() {
+        -1
+    } else {
+        REAP_EVERY_MS
+    };
+    if let Some(deadline) = state.kill_deadline {
+        let now = Instant::now();
+        if now >= deadline {
+            state.kill_deadline = None;
+            kill_now.extend(state.workers.iter().map(|w| w.pid));
+        } else {
+            let left = (deadline - now).as_millis().min(i32::MAX as u128) as i32 + 1;
+            timeout_ms = if timeout_ms < 0 {
+                left
+            } else {
+                timeout_ms.min(left)
+            };
         }
     }
     let exit_now = finishing
@@ -147,28 +185,11 @@ fn plan_turn(
             }
         }
     }
-    (handouts, exit_now)
-}
-
-/// Writes as much of the worker's queued bytes as the pipe takes.
-fn flush(worker: &mut Worker) {
-    while !worker.out.is_empty() {
-        let fd = worker.task_fd.as_raw_fd();
-        // SAFETY: `out` is a live buffer of `out.len()` bytes.
-        let n = unsafe { libc::write(fd, worker.out.as_ptr().cast(), worker.out.len()) };
-        if n >= 0 {
-            worker.out.drain(..n as usize);
-            continue;
-        }
-        match std::io::Error::last_os_error().raw_os_error() {
-            Some(libc::EINTR) => continue,
-            Some(libc::EAGAIN) => return,
-            // EPIPE and the like: the worker is gone; its result pipe will say so.
-            _ => {
-                worker.out.clear();
-                return;
-            }
-        }
+    Plan {
+        handouts,
+        exit_now,
+        timeout_ms,
+        kill_now,
     }
 }
 
@@ -247,66 +268,24 @@ fn do_io(
         let worker = state.workers.remove(index);
         state.exited.push(worker.process);
     }
+    state.idle_credits += harvest.frames.len();
     if harvest.broke && state.broken.is_none() {
         state.broken = Some(POOL_BROKEN);
     } else {
         harvest.broke = false;
     }
     if retired_by_quota > 0 {
-        while shared.claim_worker_start(&mut state) {
-            harvest.replacements += 1;
-        }
+        harvest.replacements = shared.claim_replacements(&mut state);
     }
     harvest
 }
 
-/// Attached: marks handed-out futures running (dropping cancelled ones) and
-/// queues the frames of the others for their workers.
-fn mark_running(py: Python<'_>, shared: &Shared, handouts: Vec<Handout>) {
-    let mut outcomes = Vec::with_capacity(handouts.len());
-    for handout in handouts {
-        let future = lock(&shared.state)
-            .futures
-            .get(&handout.id)
-            .map(|f| f.clone_ref(py));
-        let running = match future {
-            Some(future) => {
-                let future = future.bind(py);
-                match future::set_running_or_notify_cancel(py, future) {
-                    Ok(running) => running,
-                    Err(err) => {
-                        err.write_unraisable(py, Some(future));
-                        false
-                    }
-                }
-            }
-            None => false,
-        };
-        outcomes.push((handout, running));
-    }
-    let mut dropped = Vec::new();
-    let mut state = lock(&shared.state);
-    for (handout, running) in outcomes {
-        let Some(worker) = state.workers.get_mut(handout.worker) else {
-            continue;
-        };
-        if running {
-            worker.out.extend_from_slice(&handout.frame);
-        } else {
-            if let Some(pos) = worker.in_flight.iter().position(|id| *id == handout.id) {
-                worker.in_flight.remove(pos);
-            }
-            worker.sent -= 1;
-            dropped.extend(state.futures.remove(&handout.id));
-        }
-    }
-    drop(state);
-    drop(dropped);
-}
-
-/// Stores one result frame into its future.
-fn complete(py: Python<'_>, future: &Bound<'_, PyAny>, frame: &Frame) -> PyResult<()> {
-    let outcome = match frame.kind {
+/// Unpickles one result frame: the value or the exception the call gave.
+fn outcome<'py>(
+    py: Python<'py>,
+    frame: &Frame,
+) -> PyResult<Result<Bound<'py, PyAny>, Bound<'py, PyAny>>> {
+    match frame.kind {
         KIND_RESULT => pickle_loads(py, &frame.payload).map(Ok),
         KIND_EXCEPTION => pickle_loads(py, &frame.payload)
             .and_then(|pair| {
@@ -316,42 +295,53 @@ fn complete(py: Python<'_>, future: &Bound<'_, PyAny>, frame: &Frame) -> PyResul
         _ => Err(pyo3::exceptions::PyRuntimeError::new_err(
             "process pool worker sent a frame of unknown kind",
         )),
-    };
-    match outcome {
-        Ok(Ok(value)) => future::set_result(py, future, &value),
-        Ok(Err(exc)) => future::set_exception(py, future, &exc),
-        Err(err) => future::set_exception(py, future, err.value(py)),
     }
 }
 
 /// Attached: completes the turn's futures, breaks the pool if a worker
-/// died, starts replacement workers.
+/// died or a result could not be unpickled, starts replacement workers.
 fn settle(py: Python<'_>, shared: &Arc<Shared>, harvest: Harvest) {
+    let mut cause: Option<PyErr> = None;
     for frame in &harvest.frames {
         let future = lock(&shared.state).futures.remove(&frame.id);
-        if let Some(future) = future {
-            let future = future.bind(py);
-            if let Err(err) = complete(py, future, frame) {
-                err.write_unraisable(py, Some(future));
+        let Some(future) = future else {
+            continue;
+        };
+        let future = future.bind(py);
+        let done = match outcome(py, frame) {
+            Ok(Ok(value)) => future::set_result(py, future, &value),
+            Ok(Err(exc)) => future::set_exception(py, future, &exc),
+            Err(err) => {
+                // As `concurrent.futures`: a result that cannot be read
+                // breaks the pool, and this future fails with the others.
+                let mut state = lock(&shared.state);
+                state.futures.insert(frame.id, future.clone().unbind());
+                state.broken.get_or_insert(POOL_BROKEN);
+                cause.get_or_insert(err);
+                Ok(())
             }
+        };
+        if let Err(err) = done {
+            err.write_unraisable(py, Some(future));
         }
     }
-    if harvest.broke {
-        break_pool(py, shared);
+    if harvest.broke || cause.is_some() {
+        break_pool(py, shared, cause);
+        return;
     }
-    for _ in 0..harvest.replacements {
-        if let Err(err) = shared.start_worker(py) {
+    if harvest.replacements > 0 {
+        if let Err(err) = shared.start_workers(py, harvest.replacements) {
             err.write_unraisable(py, None);
             lock(&shared.state).broken = Some(POOL_BROKEN);
-            break_pool(py, shared);
-            break;
+            break_pool(py, shared, None);
         }
     }
 }
 
-/// Fails every pending and running future with `BrokenProcessPool` and
-/// terminates the remaining workers.
-fn break_pool(py: Python<'_>, shared: &Shared) {
+/// Fails every pending and running future with `BrokenProcessPool` (its
+/// `__cause__` the formatted `cause`, if any) and terminates the remaining
+/// workers.
+fn break_pool(py: Python<'_>, shared: &Shared, cause: Option<PyErr>) {
     let (futures, processes) = {
         let mut state = lock(&shared.state);
         state.pending.clear();
@@ -365,17 +355,31 @@ fn break_pool(py: Python<'_>, shared: &Shared) {
             .iter()
             .map(|w| w.process.clone_ref(py))
             .collect();
+        if !processes.is_empty() {
+            state.kill_deadline = Some(Instant::now() + KILL_AFTER);
+        }
         let futures: Vec<Py<PyAny>> = state.futures.drain().map(|(_, f)| f).collect();
         (futures, processes)
     };
+    let error = match cause {
+        Some(cause) => hooks(py).and_then(|h| {
+            h.call_method1(
+                intern!(py, "broken_pool_error"),
+                (FUTURE_BROKEN, cause.into_value(py)),
+            )
+        }),
+        None => Ok(broken_process_pool(py, FUTURE_BROKEN)
+            .into_value(py)
+            .into_bound(py)
+            .into_any()),
+    };
+    let error = error.unwrap_or_else(|err| err.into_value(py).into_bound(py).into_any());
     for future in futures {
         let future = future.bind(py);
-        let done = future::done(py, future).unwrap_or(true);
-        if done {
+        if future::done(py, future).unwrap_or(true) {
             continue;
         }
-        let exc = broken_process_pool(py, FUTURE_BROKEN).into_value(py);
-        if let Err(err) = future::set_exception(py, future, exc.bind(py)) {
+        if let Err(err) = future::set_exception(py, future, &error) {
             err.write_unraisable(py, Some(future));
         }
     }
@@ -386,9 +390,30 @@ fn break_pool(py: Python<'_>, shared: &Shared) {
     }
 }
 
+/// Attached: joins the exited workers whose process has ended (reading
+/// `exitcode` reaps without blocking); keeps the others for a later turn.
+fn reap(py: Python<'_>, exited: &mut Vec<Py<PyAny>>) {
+    exited.retain(|process| {
+        let process = process.bind(py);
+        match process.getattr(intern!(py, "exitcode")) {
+            Ok(code) if code.is_none() => true,
+            Ok(_) => {
+                if let Err(err) = process.call_method0(intern!(py, "join")) {
+                    err.write_unraisable(py, None);
+                }
+                false
+            }
+            Err(err) => {
+                err.write_unraisable(py, None);
+                false
+            }
+        }
+    });
+}
+
 /// Joins the exited workers' processes and reports the thread done.
-fn finish(py: Python<'_>, shared: &Shared) {
-    let exited = std::mem::take(&mut lock(&shared.state).exited);
+fn finish(py: Python<'_>, shared: &Shared, mut exited: Vec<Py<PyAny>>) {
+    exited.append(&mut std::mem::take(&mut lock(&shared.state).exited));
     for process in exited {
         if let Err(err) = process.bind(py).call_method0(intern!(py, "join")) {
             err.write_unraisable(py, None);

@@ -2,12 +2,14 @@
 //!
 //! `submit` pickles the call on the caller's thread (the GIL is held there
 //! anyway) and queues the framed bytes. One Rust I/O thread per pool
-//! (`process_io.rs`; no Python thread) owns the pipes: it hands queued tasks
-//! to workers with spare capacity, writes and reads frames without the GIL,
-//! and attaches to Python only to mark futures running, unpickle results and
-//! complete futures. Worker processes are started through the pool's
-//! `multiprocessing` context (`oxloop._executor_hooks.start_worker_process`)
-//! and run `oxloop._process_worker.main`.
+//! (`process_io.rs`; no Python thread) owns the pipes: it writes and reads
+//! frames without the GIL, notices workers that died, and attaches to
+//! Python only to unpickle results, complete futures and hand queued tasks
+//! to workers that finished one (`process_dispatch.rs`; `submit` hands
+//! tasks out too, to a worker with room). Worker processes are started
+//! through the pool's `multiprocessing` context
+//! (`oxloop._executor_hooks.start_worker_process`) and run
+//! `oxloop._process_worker.main`.
 
 use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
@@ -15,6 +17,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, TryLockError};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::intern;
@@ -26,6 +29,7 @@ use crate::errors::os_error;
 use crate::executors::at_exit::{self, ExitHooks};
 use crate::executors::frames::{encode, FrameReader, KIND_TASK};
 use crate::executors::future::{self, new_future};
+use crate::executors::process_dispatch::dispatch;
 use crate::executors::process_io;
 use crate::executors::py_objects::{broken_process_pool, hooks, pickle_dumps};
 use crate::executors::sync::{lock, wait};
@@ -55,12 +59,19 @@ pub struct Config {
     pub initializer: Option<Py<PyAny>>,
     pub initargs: Py<PyTuple>,
     pub max_tasks_per_child: Option<usize>,
+    /// Start all `max_workers` workers at the first `submit` and never
+    /// more (the `fork` start method, as `concurrent.futures` does: a fork
+    /// once the I/O thread runs would copy a process with a thread in it).
+    pub prespawn: bool,
 }
 
 /// One worker process, seen from the parent.
 pub struct Worker {
+    /// Unique within the pool; tasks handed out name their worker by it.
+    pub id: u64,
     /// The `multiprocessing.Process`.
     pub process: Py<PyAny>,
+    pub pid: libc::pid_t,
     /// Parent's end of the task pipe (non-blocking).
     pub task_fd: OwnedFd,
     /// Parent's end of the result pipe (non-blocking).
@@ -105,6 +116,13 @@ pub struct State {
     pub exited: Vec<Py<PyAny>>,
     /// Workers being started (they count toward `max_workers`).
     pub starting: usize,
+    /// Workers ever started.
+    pub started: u64,
+    /// Results received and not yet matched by a submit that found an idle
+    /// worker (see `claim_starts_for_submit`).
+    pub idle_credits: usize,
+    /// Set when the pool breaks: workers still alive then are killed.
+    pub kill_deadline: Option<Instant>,
     pub shutdown: bool,
     pub broken: Option<&'static str>,
     pub io_thread: Option<JoinHandle<()>>,
@@ -186,15 +204,70 @@ impl Shared {
         let _ = self.waker.wake();
     }
 
-    /// Decides, under the state lock, whether one more worker should start:
-    /// more queued tasks than idle capacity and fewer than `max_workers`.
-    /// Counts the worker as starting when it says yes.
-    pub fn claim_worker_start(&self, state: &mut State) -> bool {
+    /// Decides, under the state lock, how many workers a `submit` starts
+    /// and counts them as starting. With `prespawn`: all of them the first
+    /// time, never again. Otherwise, as `concurrent.futures` decides: none
+    /// if a worker has come back idle since the last submit that found one
+    /// (an idle credit: one per result, never more than the idle workers),
+    /// else one while fewer than `max_workers` run. So a call that fails to
+    /// pickle still starts a worker, as there (it pickles later, in a
+    /// feeder thread).
+    pub fn claim_starts_for_submit(&self, state: &mut State) -> usize {
         let Some(config) = self.config.get() else {
-            return false;
+            return 0;
         };
         if state.shutdown || state.broken.is_some() {
-            return false;
+            return 0;
+        }
+        if config.prespawn {
+            if state.started > 0 || state.starting > 0 {
+                return 0;
+            }
+            state.starting = config.max_workers;
+            return config.max_workers;
+        }
+        let max_tasks = config.max_tasks_per_child;
+        let idle = state
+            .workers
+            .iter()
+            .filter(|w| w.in_flight.is_empty() && !w.retiring(max_tasks))
+            .count();
+        state.idle_credits = state.idle_credits.min(idle);
+        if state.idle_credits > 0 {
+            state.idle_credits -= 1;
+            return 0;
+        }
+        self.claim_if_below_max(state)
+    }
+
+    /// Under the lock, after workers retired on reaching
+    /// `max_tasks_per_child`: how many replacements to start (one per
+    /// queued task no idle worker can take, up to `max_workers`).
+    pub fn claim_replacements(&self, state: &mut State) -> usize {
+        let max_tasks = self.max_tasks();
+        let mut claimed = 0;
+        loop {
+            let idle = state
+                .workers
+                .iter()
+                .filter(|w| w.in_flight.is_empty() && !w.retiring(max_tasks))
+                .count()
+                + state.starting;
+            if state.pending.len() <= idle || self.claim_if_below_max(state) == 0 {
+                return claimed;
+            }
+            claimed += 1;
+        }
+    }
+
+    /// Counts one more worker as starting if fewer than `max_workers` are
+    /// running or starting (and the pool takes work).
+    fn claim_if_below_max(&self, state: &mut State) -> usize {
+        let Some(config) = self.config.get() else {
+            return 0;
+        };
+        if state.shutdown || state.broken.is_some() {
+            return 0;
         }
         let max_tasks = config.max_tasks_per_child;
         let active = state
@@ -203,34 +276,38 @@ impl Shared {
             .filter(|w| !w.retiring(max_tasks))
             .count()
             + state.starting;
-        let idle = state
-            .workers
-            .iter()
-            .filter(|w| w.in_flight.is_empty() && !w.retiring(max_tasks))
-            .count()
-            + state.starting;
-        if active < config.max_workers && state.pending.len() > idle {
+        if active < config.max_workers {
             state.starting += 1;
-            true
+            1
         } else {
-            false
+            0
         }
     }
 
-    /// Starts one worker process (the caller claimed it) and, the first
-    /// time, the I/O thread.
-    pub fn start_worker(self: &Arc<Self>, py: Python<'_>) -> PyResult<()> {
-        let started = self.spawn_process(py);
-        let mut state = lock(&self.state);
-        state.starting -= 1;
-        let result = match started {
-            Ok(worker) => {
-                state.workers.push(worker);
-                Ok(())
+    /// Starts `count` worker processes (the caller claimed them) and, the
+    /// first time, the I/O thread. Stops at the first failure, which it
+    /// returns.
+    pub fn start_workers(self: &Arc<Self>, py: Python<'_>, count: usize) -> PyResult<()> {
+        let mut result = Ok(());
+        for started in 0..count {
+            let spawned = self.spawn_process(py);
+            let mut state = lock(&self.state);
+            match spawned {
+                Ok(mut worker) => {
+                    state.starting -= 1;
+                    worker.id = state.started;
+                    state.started += 1;
+                    state.workers.push(worker);
+                }
+                Err(err) => {
+                    state.starting -= count - started;
+                    result = Err(err);
+                    break;
+                }
             }
-            Err(err) => Err(err),
-        };
-        let start_io = !state.io_started && result.is_ok();
+        }
+        let mut state = lock(&self.state);
+        let start_io = !state.io_started && !state.workers.is_empty();
         if start_io {
             state.io_started = true;
         }
@@ -270,13 +347,16 @@ impl Shared {
                 config.max_tasks_per_child,
             ),
         )?;
+        let pid = process.getattr(intern!(py, "pid"))?.extract()?;
         // The child has its copies now; the parent keeps only its own ends.
         drop(task_read);
         drop(result_write);
         set_nonblocking(&task_write).map_err(os_error)?;
         set_nonblocking(&result_read).map_err(os_error)?;
         Ok(Worker {
+            id: 0,
             process: process.unbind(),
+            pid,
             task_fd: task_write,
             result_fd: result_read,
             out: Vec::new(),
@@ -337,8 +417,17 @@ impl ExitHooks for Shared {
             if let Some(handle) = state.io_thread.take() {
                 std::mem::forget(handle);
             }
+            // Close the parent's pipe ends to them: a copy held here would
+            // hide their death, or the parent's, from the other side.
             for worker in state.workers.drain(..) {
-                std::mem::forget(worker);
+                let Worker {
+                    process,
+                    task_fd,
+                    result_fd,
+                    ..
+                } = worker;
+                drop((task_fd, result_fd));
+                std::mem::forget(process);
             }
             state.io_done = true;
             state.shutdown = true;
@@ -365,7 +454,7 @@ impl ProcessPool {
 
     /// Sets the pool's parameters once; `oxloop.ProcessPoolExecutor.__init__`
     /// validates them first.
-    #[pyo3(signature = (max_workers, mp_context, initializer, initargs, max_tasks_per_child))]
+    #[pyo3(signature = (max_workers, mp_context, initializer, initargs, max_tasks_per_child, prespawn))]
     fn _configure(
         &self,
         max_workers: usize,
@@ -373,6 +462,7 @@ impl ProcessPool {
         initializer: Option<Py<PyAny>>,
         initargs: Py<PyTuple>,
         max_tasks_per_child: Option<usize>,
+        prespawn: bool,
     ) -> PyResult<()> {
         if max_workers == 0 {
             return Err(PyValueError::new_err("max_workers must be greater than 0"));
@@ -388,6 +478,7 @@ impl ProcessPool {
                 initializer,
                 initargs,
                 max_tasks_per_child,
+                prespawn,
             })
             .map_err(|_| PyRuntimeError::new_err("ProcessPool is already configured"))
     }
@@ -419,14 +510,7 @@ impl ProcessPool {
             encode(id, KIND_TASK, payload.as_bytes())
                 .ok_or_else(|| PyValueError::new_err("the pickled call is larger than 4 GiB"))
         });
-        let frame = match frame {
-            Ok(frame) => frame,
-            Err(err) => {
-                future::set_exception(py, &future, err.value(py))?;
-                return Ok(future);
-            }
-        };
-        let start = {
+        let (starts, pickling_error) = {
             let mut state = lock(&self.shared.state);
             if let Some(message) = state.broken {
                 return Err(broken_process_pool(py, message));
@@ -436,15 +520,28 @@ impl ProcessPool {
                     "cannot schedule new futures after shutdown",
                 ));
             }
-            state.futures.insert(id, future.clone().unbind());
-            state.pending.push_back((id, frame));
-            self.shared.claim_worker_start(&mut state)
+            // Workers start whether or not the call pickled: with
+            // `concurrent.futures` they start before it is pickled.
+            let starts = self.shared.claim_starts_for_submit(&mut state);
+            match frame {
+                Ok(frame) => {
+                    state.futures.insert(id, future.clone().unbind());
+                    state.pending.push_back((id, frame));
+                    (starts, None)
+                }
+                Err(err) => (starts, Some(err)),
+            }
         };
-        if start {
-            self.shared.start_worker(py)?;
-        } else {
-            self.shared.wake();
+        if starts > 0 {
+            self.shared.start_workers(py, starts)?;
         }
+        if let Some(err) = pickling_error {
+            let exc =
+                hooks(py)?.call_method1(intern!(py, "pickling_error"), (err.into_value(py),))?;
+            future::set_exception(py, &future, &exc)?;
+            return Ok(future);
+        }
+        dispatch(py, &self.shared);
         Ok(future)
     }
 
@@ -455,9 +552,9 @@ impl ProcessPool {
         Ok(())
     }
 
-    /// The live worker processes (`multiprocessing.Process` objects).
-    #[getter]
-    fn _processes(&self, py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
+    /// The worker processes (`multiprocessing.Process` objects) that have
+    /// not exited; `oxloop.ProcessPoolExecutor._processes` reads it.
+    fn _worker_processes(&self, py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
         let state = lock(&self.shared.state);
         Ok(state
             .workers

@@ -4,8 +4,12 @@
 //! threads, attached to Python for their whole life (one thread state each),
 //! that release the GIL only while blocked on a `Condvar`. Once woken, a
 //! worker keeps running queued items until the queue is empty, so a burst of
-//! small tasks costs one GIL hand-off instead of one per task. Workers start lazily, one per submit that finds
-//! no idle worker, up to `max_workers`.
+//! small tasks costs one GIL hand-off instead of one per task. Workers start
+//! lazily, up to `max_workers`: a submit starts one when more items are
+//! queued or running than there are workers (as `concurrent.futures` starts
+//! one when no worker is idle). A worker stops counting as busy as soon as
+//! its item is done, before it lets go of the GIL, so the thread that waited
+//! for that result and submits again finds it free (`test_idle_thread_reuse`).
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -21,6 +25,7 @@ use crate::executors::at_exit::{self, ExitHooks};
 use crate::executors::future::{self, new_future};
 use crate::executors::py_objects::{broken_thread_pool, hooks};
 use crate::executors::sync::{lock, wait};
+use crate::executors::worker_threads::{WorkerRecord, WorkerRegistry, WorkerThreads};
 
 /// Stack size of a worker thread: that of a default Python thread on Linux.
 const WORKER_STACK_SIZE: usize = 8 * 1024 * 1024;
@@ -41,9 +46,9 @@ struct WorkItem {
     kwargs: Option<Py<PyDict>>,
 }
 
-/// The constructor's arguments, set once by `_configure`.
+/// The constructor's arguments, set once by `_configure` (`max_workers`
+/// lives in `State`: programs assign `_max_workers` to resize a pool).
 struct Config {
-    max_workers: usize,
     thread_name_prefix: String,
     initializer: Option<Py<PyAny>>,
     initargs: Py<PyTuple>,
@@ -52,8 +57,12 @@ struct Config {
 #[derive(Default)]
 struct State {
     queue: VecDeque<WorkItem>,
+    /// Most workers to start; read by every submit that may start one.
+    max_workers: usize,
     /// Workers blocked waiting for work.
     idle: usize,
+    /// Workers running an item (taken and not finished).
+    busy: usize,
     /// Wake-ups sent and not yet taken by a worker: while one is
     /// outstanding, submits do not wake more workers; the woken worker wakes
     /// the next one if work is left when it takes its item.
@@ -74,6 +83,8 @@ struct Shared {
     work_ready: Condvar,
     /// Signalled when a worker exits.
     worker_exited: Condvar,
+    /// Every worker started, for `_threads`.
+    workers: Arc<WorkerRegistry>,
 }
 
 /// (Named like the Python class so argument errors read as CPython's.)
@@ -117,14 +128,20 @@ impl Shared {
         }
     }
 
-    fn try_next_item(&self) -> Option<WorkItem> {
-        self.take_item(&mut lock(&self.state))
+    /// Called by a worker whose item is done (GIL held): it is no longer
+    /// busy, and takes the next queued item if there is one.
+    fn finish_and_take_next(&self) -> Option<WorkItem> {
+        let mut state = lock(&self.state);
+        state.busy -= 1;
+        self.take_item(&mut state)
     }
 
-    /// Pops an item; if more are queued and nobody is on the way to take
-    /// them, wakes one idle worker (work that blocks still spreads out).
+    /// Pops an item (the caller is then busy); if more are queued and nobody
+    /// is on the way to take them, wakes one idle worker (work that blocks
+    /// still spreads out).
     fn take_item(&self, state: &mut State) -> Option<WorkItem> {
         let item = state.queue.pop_front()?;
+        state.busy += 1;
         if !state.queue.is_empty() {
             self.wake_one(state);
         }
@@ -138,20 +155,23 @@ impl Shared {
         }
     }
 
-    /// Starts one worker thread; the caller has counted it in `live`.
-    fn spawn_worker(self: &Arc<Self>, number: usize) -> std::io::Result<()> {
+    /// Starts one worker thread (the caller has counted it in `live`) and
+    /// returns its record.
+    fn spawn_worker(self: &Arc<Self>, number: usize) -> std::io::Result<Arc<WorkerRecord>> {
         let prefix = self
             .config
             .get()
             .map_or("ThreadPoolExecutor", |c| c.thread_name_prefix.as_str());
-        let name = format!("{prefix}_{number}");
+        let record = WorkerRecord::new(format!("{prefix}_{number}"));
         let shared = Arc::clone(self);
+        let worker = Arc::clone(&record);
         let handle = std::thread::Builder::new()
-            .name(name.clone())
+            .name(record.name().to_owned())
             .stack_size(WORKER_STACK_SIZE)
-            .spawn(move || worker_main(shared, name))?;
+            .spawn(move || worker_main(shared, worker))?;
+        self.workers.add(Arc::clone(&record));
         lock(&self.state).threads.push(handle);
-        Ok(())
+        Ok(record)
     }
 
     /// Marks the pool broken and fails every queued future.
@@ -162,12 +182,13 @@ impl Shared {
             state.queue.drain(..).collect()
         };
         for item in drained {
-            let exc = broken_thread_pool(py, message).into_value(py);
-            let future = item.future.bind(py);
-            if let Err(err) = future::set_exception(py, future, exc.bind(py)) {
-                err.write_unraisable(py, Some(future));
-            }
+            fail_broken(py, &item, message);
         }
+    }
+
+    /// Takes the next queued item if there is one, without waiting.
+    fn try_take_item(&self) -> Option<WorkItem> {
+        self.take_item(&mut lock(&self.state))
     }
 
     fn shutdown(&self, py: Python<'_>, wait_for_workers: bool, cancel_futures: bool) {
@@ -221,12 +242,23 @@ impl ExitHooks for Shared {
     fn forget_workers_after_fork(&self) {
         if let Ok(mut state) = self.state.try_lock() {
             state.idle = 0;
+            state.busy = 0;
             state.live = 0;
             // The threads do not exist in this process: never join them.
             for handle in state.threads.drain(..) {
                 std::mem::forget(handle);
             }
         }
+        self.workers.forget_all();
+    }
+}
+
+/// Fails an item's future with `BrokenThreadPool(message)`.
+fn fail_broken(py: Python<'_>, item: &WorkItem, message: &str) {
+    let exc = broken_thread_pool(py, message).into_value(py);
+    let future = item.future.bind(py);
+    if let Err(err) = future::set_exception(py, future, exc.bind(py)) {
+        err.write_unraisable(py, Some(future));
     }
 }
 
@@ -257,7 +289,7 @@ fn run_item(py: Python<'_>, item: WorkItem) {
 
 /// Names the worker's `threading.current_thread()` and runs the initializer.
 /// Returns false when the initializer failed (the pool is then broken).
-fn start_worker(py: Python<'_>, shared: &Shared, name: &str) -> bool {
+fn start_worker(py: Python<'_>, shared: &Shared, record: &WorkerRecord) -> bool {
     let hooks = match hooks(py) {
         Ok(hooks) => hooks,
         Err(err) => {
@@ -265,7 +297,7 @@ fn start_worker(py: Python<'_>, shared: &Shared, name: &str) -> bool {
             return true;
         }
     };
-    if let Err(err) = hooks.call_method1(intern!(py, "name_worker_thread"), (name,)) {
+    if let Err(err) = hooks.call_method1(intern!(py, "name_worker_thread"), (record.name(),)) {
         err.write_unraisable(py, None);
     }
     let Ok(config) = shared.config() else {
@@ -291,20 +323,32 @@ fn start_worker(py: Python<'_>, shared: &Shared, name: &str) -> bool {
 
 /// A worker thread: attached to Python for its whole life (one thread
 /// state, as a `threading` thread has), detached while waiting for work.
-fn worker_main(shared: Arc<Shared>, name: String) {
+fn worker_main(shared: Arc<Shared>, record: Arc<WorkerRecord>) {
     CURRENT_POOL.with(|c| c.set(Arc::as_ptr(&shared) as usize));
     let _ = Python::try_attach(|py| {
-        if start_worker(py, &shared, &name) {
-            while let Some(first) = py.detach(|| shared.next_item_blocking()) {
-                let mut item = first;
-                loop {
-                    run_item(py, item);
-                    match shared.try_next_item() {
-                        Some(next) => item = next,
+        // A `threading` worker takes its work as soon as `start()` lets the
+        // submitter go on; take the first item before letting it go, so a
+        // `shutdown(cancel_futures=True)` right after the submit finds it
+        // taken, as with the stdlib pool.
+        let mut next = shared.try_take_item();
+        record.mark_running();
+        if start_worker(py, &shared, &record) {
+            loop {
+                let item = match next.take() {
+                    Some(item) => item,
+                    None => match py.detach(|| shared.next_item_blocking()) {
+                        Some(item) => item,
                         None => break,
-                    }
-                }
+                    },
+                };
+                run_item(py, item);
+                next = shared.finish_and_take_next();
             }
+        } else if let Some(item) = next.take() {
+            // The initializer failed: the pool is broken, and the item this
+            // worker took fails like the queued ones.
+            fail_broken(py, &item, INITIALIZER_FAILED);
+            lock(&shared.state).busy -= 1;
         }
         if let Ok(hooks) = hooks(py) {
             if let Err(err) = hooks.call_method0(intern!(py, "forget_worker_thread")) {
@@ -316,6 +360,7 @@ fn worker_main(shared: Arc<Shared>, name: String) {
     state.live -= 1;
     drop(state);
     shared.worker_exited.notify_all();
+    record.mark_exited();
 }
 
 #[pymethods]
@@ -328,6 +373,7 @@ impl ThreadPool {
             state: Mutex::new(State::default()),
             work_ready: Condvar::new(),
             worker_exited: Condvar::new(),
+            workers: Arc::default(),
         });
         at_exit::register(shared.clone());
         Ok(ThreadPool { shared })
@@ -348,12 +394,13 @@ impl ThreadPool {
         self.shared
             .config
             .set(Config {
-                max_workers,
                 thread_name_prefix,
                 initializer,
                 initargs,
             })
-            .map_err(|_| PyRuntimeError::new_err("ThreadPool is already configured"))
+            .map_err(|_| PyRuntimeError::new_err("ThreadPool is already configured"))?;
+        lock(&self.shared.state).max_workers = max_workers;
+        Ok(())
     }
 
     /// `submit(fn, /, *args, **kwargs)`: schedules `fn(*args, **kwargs)` and
@@ -366,7 +413,7 @@ impl ThreadPool {
         args: Bound<'py, PyTuple>,
         kwargs: Option<Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let max_workers = self.shared.config()?.max_workers;
+        self.shared.config()?;
         let future = new_future(py)?;
         let item = WorkItem {
             future: future.clone().unbind(),
@@ -390,7 +437,7 @@ impl ThreadPool {
                 ));
             }
             state.queue.push_back(item);
-            if state.idle < state.queue.len() && state.live < max_workers {
+            if state.queue.len() + state.busy > state.live && state.live < state.max_workers {
                 state.live += 1;
                 state.started += 1;
                 Some(state.started - 1)
@@ -400,16 +447,23 @@ impl ThreadPool {
             }
         };
         if let Some(number) = new_worker {
-            if let Err(err) = self.shared.spawn_worker(number) {
-                let live = {
-                    let mut state = lock(&self.shared.state);
-                    state.live -= 1;
-                    state.live
-                };
-                if live == 0 {
-                    return Err(PyRuntimeError::new_err(format!(
-                        "can't start new thread: {err}"
-                    )));
+            match self.shared.spawn_worker(number) {
+                // As `threading.Thread.start()`, wait until the thread runs:
+                // it then takes the work before this thread goes on (a
+                // `shutdown(cancel_futures=True)` right after a submit
+                // cancels only what no worker could take).
+                Ok(record) => py.detach(|| record.wait_running()),
+                Err(err) => {
+                    let live = {
+                        let mut state = lock(&self.shared.state);
+                        state.live -= 1;
+                        state.live
+                    };
+                    if live == 0 {
+                        return Err(PyRuntimeError::new_err(format!(
+                            "can't start new thread: {err}"
+                        )));
+                    }
                 }
             }
         }
@@ -437,12 +491,32 @@ impl ThreadPool {
 
     #[getter]
     fn _max_workers(&self) -> PyResult<usize> {
-        Ok(self.shared.config()?.max_workers)
+        self.shared.config()?;
+        Ok(lock(&self.shared.state).max_workers)
     }
 
+    /// Programs resize a pool by assigning `_max_workers`, as the stdlib
+    /// pool reads it on every submit; workers beyond a lowered limit finish
+    /// and stay, as there.
+    #[setter(_max_workers)]
+    fn set_max_workers(&self, value: usize) -> PyResult<()> {
+        lock(&self.shared.state).max_workers = value;
+        Ok(())
+    }
+
+    /// The worker threads, a live view (`concurrent.futures` keeps a set).
     #[getter]
-    fn _broken(&self) -> PyResult<Option<&'static str>> {
-        Ok(lock(&self.shared.state).broken)
+    fn _threads(&self) -> PyResult<WorkerThreads> {
+        Ok(WorkerThreads::new(Arc::clone(&self.shared.workers)))
+    }
+
+    /// False, or the message of the `BrokenThreadPool` (as the stdlib's).
+    #[getter]
+    fn _broken<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(match lock(&self.shared.state).broken {
+            Some(message) => pyo3::types::PyString::new(py, message).into_any(),
+            None => pyo3::types::PyBool::new(py, false).to_owned().into_any(),
+        })
     }
 
     #[getter]

@@ -7,15 +7,21 @@
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod enqueue_times;
 mod guarded;
+pub mod histogram;
 pub mod interest;
+pub mod loop_metrics;
 pub mod reactor;
 pub mod registry;
+pub mod sliding_histogram;
+pub mod slowest;
 pub mod sys;
 pub mod timers;
 pub mod waker;
 
 pub use interest::Interest;
+pub use loop_metrics::{LoopMetrics, Popped};
 pub use reactor::{Handler, Prepared, Reactor};
 pub use registry::Side;
 pub use sys::clock::monotonic;

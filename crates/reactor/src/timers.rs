@@ -61,8 +61,17 @@ impl<T> TimerQueue<T> {
         Self::default()
     }
 
-    /// Schedules `item` at `when`.
+    /// Schedules `item` at `when`. A NaN deadline is due at once: asyncio's
+    /// loop compares deadlines with `<`/`>=`, every comparison with NaN is
+    /// false, so its heap never holds such a timer back (`call_later(nan, cb)`
+    /// runs `cb` on the next turn). Kept as NaN, it would sort after every
+    /// other deadline and never be due: a callback lost without a word.
     pub fn push(&mut self, when: f64, item: T) {
+        let when = if when.is_nan() {
+            f64::NEG_INFINITY
+        } else {
+            when
+        };
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
         self.heap.push(Entry { when, seq, item });
@@ -171,12 +180,25 @@ mod tests {
     }
 
     #[test]
-    fn nan_deadline_does_not_break_ordering() {
+    fn nan_deadline_is_due_at_once() {
         let mut q = TimerQueue::new();
-        q.push(f64::NAN, "nan");
         q.push(1.0, "one");
+        q.push(f64::NAN, "nan");
+        q.push(-f64::NAN, "negative nan");
+        assert_eq!(q.pop_due(0.0), Some("nan"));
+        assert_eq!(q.pop_due(0.0), Some("negative nan"));
+        assert_eq!(q.pop_due(0.0), None);
         assert_eq!(q.pop().map(|(_, t)| t), Some("one"));
-        assert_eq!(q.pop().map(|(_, t)| t), Some("nan"));
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn infinite_deadline_is_never_due() {
+        let mut q = TimerQueue::new();
+        q.push(f64::INFINITY, "never");
+        q.push(f64::NEG_INFINITY, "now");
+        assert_eq!(q.pop_due(f64::MAX), Some("now"));
+        assert_eq!(q.pop_due(f64::MAX), None);
+        assert_eq!(q.len(), 1);
     }
 }

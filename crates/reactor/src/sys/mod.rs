@@ -20,5 +20,6 @@ macro_rules! syscall {
 
 pub mod clock;
 pub mod closable_fd;
+pub mod cycles;
 pub mod epoll;
 pub mod eventfd;
