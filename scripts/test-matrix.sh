@@ -25,8 +25,11 @@
 #                    version's own test.test_asyncio; its last line
 #   examples         tests/test_examples.py (each example under asyncio and
 #                    under oxloop, same output)
-# To add a column (for instance a test_concurrent_futures runner), add its
-# title to COLUMNS and a branch to run_column that prints the cell.
+#   concurrent.futures  tests/concurrent_futures/run_cf_tests.py, which runs
+#                    that version's own test_concurrent_futures on oxloop's
+#                    pools; its last line
+# To add a column, add its title to COLUMNS and a branch to run_column that
+# prints the cell.
 #
 # The last column is the version's wall time (setup included).
 # Exits non-zero if a version could not be set up or any test failed.
@@ -35,7 +38,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-COLUMNS=("pytest" "CPython asyncio" "examples")
+COLUMNS=("pytest" "CPython asyncio" "examples" "concurrent.futures")
 mcache=${OXLOOP_MATRIX_CACHE:-$HOME/.cache/oxloop-matrix}
 
 say() { echo "test-matrix: $*" >&2; }
@@ -146,6 +149,16 @@ run_column() {
         >"$2" 2>&1 || status=$?
       line=$(tail -n 1 "$2")
       if [[ "$line" =~ ^[0-9]+\ passed,\ [0-9]+\ failed,\ [0-9]+\ skipped$ ]]; then
+        echo "$line"
+      else
+        echo "no result"
+        status=1
+      fi
+      ;;
+    concurrent.futures)
+      timeout 3600 "$py" tests/concurrent_futures/run_cf_tests.py >"$2" 2>&1 || status=$?
+      line=$(tail -n 1 "$2")
+      if [[ "$line" =~ ^[0-9]+\ passed,\ [0-9]+\ failed$ ]]; then
         echo "$line"
       else
         echo "no result"
