@@ -10,10 +10,23 @@
 # (`apt-get source`), into a cache outside the repository
 # ($OXLOOP_PYTHON_CACHE, default ~/.cache/oxloop-python), and reused.
 # Build logs go to that cache's logs/ folder; progress to stderr.
+# Where Debian's source package cannot be fetched, 3.14 and 3.15 come from
+# Debian unstable's binary packages instead (scripts/python-from-debs.sh);
+# free-threaded builds then cannot be had and the script fails.
 #
 # Other scripts (test-matrix.sh, build-wheels.sh) call this: keep its
 # interface. `--cached-only` prints nothing and exits 1 instead of building.
+# `--available` prints, one a line, each VERSION that is present or cached.
 set -euo pipefail
+
+if [ "${1:-}" = "--available" ]; then
+  for v in 3.11 3.12 3.13 3.14 3.15 3.14t 3.15t; do
+    if bash "$0" --cached-only "$v" >/dev/null 2>&1; then
+      echo "$v"
+    fi
+  done
+  exit 0
+fi
 
 cached_only=""
 if [ "${1:-}" = "--cached-only" ]; then
@@ -57,17 +70,15 @@ candidates() {
     done
   fi
   echo "$cache/$ver/bin/python$ver"
+  [ "$gil_disabled" = 1 ] || echo "$cache/$ver/root/usr/bin/python$base" # python-from-debs.sh
+  echo "/usr/local/bin/python$ver"
+  echo "/usr/bin/python$ver"
   local onpath
-  for name in "python$ver"; do
-    for dir in /usr/local/bin /usr/bin; do
-      echo "$dir/$name"
-    done
-    onpath=$(command -v "$name" 2>/dev/null || true)
-    case "$onpath" in
-      *"/shims/"*) ;; # a pyenv shim fails when the version is not selected
-      ?*) echo "$onpath" ;;
-    esac
-  done
+  onpath=$(command -v "python$ver" 2>/dev/null || true)
+  case "$onpath" in
+    *"/shims/"*) ;; # a pyenv shim fails when the version is not selected
+    ?*) echo "$onpath" ;;
+  esac
 }
 
 while read -r cand; do
@@ -85,18 +96,13 @@ fi
 mkdir -p "$cache/src" "$cache/logs"
 exec 9>"$cache/$ver.lock"
 flock 9
-if fits "$cache/$ver/bin/python$ver"; then # built while we waited
-  echo "$cache/$ver/bin/python$ver"
-  exit 0
-fi
-
-need_pkgs=(build-essential dpkg-dev pkg-config libssl-dev zlib1g-dev libbz2-dev libffi-dev
-  liblzma-dev libsqlite3-dev libreadline-dev uuid-dev libncurses-dev libgdbm-dev
-  libexpat1-dev)
-missing=()
-for p in "${need_pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+for built in "$cache/$ver/bin/python$ver" "$cache/$ver/root/usr/bin/python$base"; do
+  if fits "$built"; then # made while we waited
+    echo "$built"
+    exit 0
+  fi
 done
+
 srcs=/etc/apt/sources.list.d/oxloop-unstable-src.sources
 if [ ! -f "$srcs" ]; then
   log "adding a deb-src entry for Debian unstable ($srcs)"
@@ -107,12 +113,7 @@ Suites: unstable
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
-  apt-get update -qq >&2
-fi
-if [ ${#missing[@]} -gt 0 ]; then
-  log "installing build dependencies: ${missing[*]}"
   apt-get update -qq >&2 || true
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
 srcdir="$cache/src/$base"
@@ -120,10 +121,39 @@ mkdir -p "$srcdir"
 orig=$(find "$srcdir" -maxdepth 1 -name "python${base}_*.orig.tar.*" | sort -V | tail -n 1)
 if [ -z "$orig" ]; then
   log "fetching Debian unstable's source package python$base"
-  (cd "$srcdir" && apt-get source --download-only -qq "python$base" >&2)
+  (cd "$srcdir" && apt-get source --download-only -qq "python$base" >&2) ||
+    log "apt-get source python$base failed"
   orig=$(find "$srcdir" -maxdepth 1 -name "python${base}_*.orig.tar.*" | sort -V | tail -n 1)
 fi
-[ -n "$orig" ] || { log "no python$base source package found"; exit 1; }
+
+if [ -z "$orig" ]; then
+  if [ "$gil_disabled" = 1 ]; then
+    log "no free-threaded CPython $base here: its sources (Debian's source package" \
+      "python$base) cannot be fetched, and Debian ships no free-threaded binaries"
+    exit 1
+  fi
+  log "no sources for python$base; using Debian unstable's binary packages instead"
+  bash "$(dirname "$0")/python-from-debs.sh" "$base" "$cache/$ver/root"
+  fits "$cache/$ver/root/usr/bin/python$base" || {
+    log "the interpreter unpacked from Debian's packages does not check out"
+    exit 1
+  }
+  echo "$cache/$ver/root/usr/bin/python$base"
+  exit 0
+fi
+
+need_pkgs=(build-essential dpkg-dev pkg-config libssl-dev zlib1g-dev libbz2-dev libffi-dev
+  liblzma-dev libsqlite3-dev libreadline-dev uuid-dev libncurses-dev libgdbm-dev
+  libexpat1-dev)
+missing=()
+for p in "${need_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing build dependencies: ${missing[*]}"
+  apt-get update -qq >&2 || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
 
 # Upstream's sources (the .orig tarball), without Debian's patches: those
 # move the install layout to Debian's (dist-packages, multiarch).
