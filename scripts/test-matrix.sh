@@ -14,10 +14,13 @@
 #             dev dependencies install there (a third-party package may have
 #             no wheel for a new version; the ones that did not install are
 #             listed, and a test file importing one counts as an error)
-#   target/   its own cargo target dir (pyo3 is rebuilt per version)
 #   logs/     one log per step; the table points at them when a step fails
-# oxloop is built with maturin (release, without LTO to save time), and the
-# wheel installed into the venv, so nothing is written into the checkout.
+# oxloop is built with maturin (release, without LTO to save time) in the
+# checkout's own target/matrix-VERSION (pyo3 is rebuilt per version), and
+# the wheel installed into the venv. The cargo target dir is per checkout,
+# not in the shared cache: cargo judges a path crate fresh by mtimes, so one
+# target dir shared by two checkouts (worktrees, CI's clone) links a stale
+# build of the other checkout's `reactor` crate.
 #
 # Columns (each run with the version's own venv python from the repo root):
 #   pytest           the pytest suite without the two columns below
@@ -92,7 +95,7 @@ setup() {
 
   # oxloop: a release wheel without LTO, in this version's own target dir
   rm -rf "$dir/wheel"
-  CARGO_TARGET_DIR=$dir/target CARGO_PROFILE_RELEASE_LTO=off \
+  CARGO_TARGET_DIR=$PWD/target/matrix-$ver CARGO_PROFILE_RELEASE_LTO=off \
     CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
     "$dir/venv/bin/maturin" build --release --interpreter "$py" --out "$dir/wheel" \
     >"$dir/logs/build.log" 2>&1 || return 1
