@@ -101,3 +101,9 @@ def count_to(n):
     for i in range(n):
         total += i
     return total
+
+
+def report_then_wait(queue, event):
+    queue.put("started")
+    event.wait()
+    return "finished"
