@@ -107,3 +107,9 @@ def report_then_wait(queue, event):
     queue.put("started")
     event.wait()
     return "finished"
+
+
+def report_then_wait_value(queue, event, value):
+    queue.put(value)
+    event.wait()
+    return value

@@ -361,25 +361,31 @@ fn break_pool(py: Python<'_>, shared: &Shared, cause: Option<PyErr>) {
         let futures: Vec<Py<PyAny>> = state.futures.drain().map(|(_, f)| f).collect();
         (futures, processes)
     };
-    let error = match cause {
-        Some(cause) => hooks(py).and_then(|h| {
-            h.call_method1(
-                intern!(py, "broken_pool_error"),
-                (FUTURE_BROKEN, cause.into_value(py)),
-            )
-        }),
-        None => Ok(broken_process_pool(py, FUTURE_BROKEN)
-            .into_value(py)
-            .into_bound(py)
-            .into_any()),
+    // One `BrokenProcessPool` per future, as `concurrent.futures` makes them
+    // since 3.14 (and 3.13.x): a shared one would gather a traceback frame
+    // for every `result()` that raised it.
+    let cause = cause.map(|cause| cause.into_value(py));
+    let make_error = || -> Bound<'_, PyAny> {
+        let error = match &cause {
+            Some(cause) => hooks(py).and_then(|h| {
+                h.call_method1(
+                    intern!(py, "broken_pool_error"),
+                    (FUTURE_BROKEN, cause.clone_ref(py)),
+                )
+            }),
+            None => Ok(broken_process_pool(py, FUTURE_BROKEN)
+                .into_value(py)
+                .into_bound(py)
+                .into_any()),
+        };
+        error.unwrap_or_else(|err| err.into_value(py).into_bound(py).into_any())
     };
-    let error = error.unwrap_or_else(|err| err.into_value(py).into_bound(py).into_any());
     for future in futures {
         let future = future.bind(py);
         if future::done(py, future).unwrap_or(true) {
             continue;
         }
-        if let Err(err) = future::set_exception(py, future, &error) {
+        if let Err(err) = future::set_exception(py, future, &make_error()) {
             err.write_unraisable(py, Some(future));
         }
     }
