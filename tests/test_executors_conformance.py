@@ -464,3 +464,48 @@ def test_future_get_snapshot():
     from oxloop._future import Future
 
     assert snapshots(Future) == snapshots(cf.Future)
+
+
+# CPython 3.14's tests of these read `_executor_manager_thread` (run_cf_tests excludes
+# them); the behaviour they drive is checked here.
+
+
+def prog_max_tasks_shutdown_no_wait(make):
+    """gh-119592: `shutdown(wait=False)` while a worker runs its last task
+    (max_tasks_per_child): its replacement still runs the queued calls."""
+    ctx = mp.get_context("spawn")
+    with ctx.Manager() as manager:
+        started, gate = manager.Queue(), manager.Event()
+        ex = make(1, mp_context=ctx, max_tasks_per_child=1)
+        futs = [ex.submit(tasks.report_then_wait_value, started, gate, i) for i in range(3)]
+        first = started.get(timeout=30)
+        ex.shutdown(wait=False)
+        gate.set()
+        return [first, [future_outcome(f, 30) for f in futs]]
+
+
+def prog_max_tasks_failing_call_shutdown_no_wait(make, max_workers):
+    """gh-132969: a call that raises, then `shutdown(wait=False)`: no error, no hang."""
+    ctx = mp.get_context("spawn")
+    ex = make(max_workers=max_workers, max_tasks_per_child=1, mp_context=ctx)
+    futs = [
+        ex.submit(tasks.sleep_then, 0.1, 1),
+        ex.submit(tasks.raise_value_error, "failing task"),
+        ex.submit(tasks.sleep_then, 0.3, 3),
+    ]
+    transcript = [future_outcome(f, 30) for f in futs]
+    ex.shutdown(wait=False)
+    time.sleep(0.2)
+    ex.shutdown(wait=True)
+    return transcript
+
+
+@needs_314
+def test_process_max_tasks_shutdown_no_wait():
+    compare("process", prog_max_tasks_shutdown_no_wait)
+
+
+@needs_314
+@pytest.mark.parametrize("max_workers", [2, 4])
+def test_process_max_tasks_failing_call_shutdown_no_wait(max_workers):
+    compare("process", prog_max_tasks_failing_call_shutdown_no_wait, max_workers=max_workers)

@@ -155,9 +155,10 @@ class ProcessPoolExecutor(_core.ProcessPoolExecutor, _cf_process.ProcessPoolExec
             were running fail with `BrokenProcessPool`."""
             if operation not in _cf_process._SHUTDOWN_CALLBACK_OPERATION:
                 raise ValueError(f"Unsupported operation: {operation!r}")
-            # The workers before shutdown(): it forgets them.
-            workers = list(self._processes.values())
+            # Queued calls are cancelled first: with none left, no worker
+            # retiring at max_tasks_per_child is replaced, so none escapes.
             self.shutdown(wait=False, cancel_futures=True)
+            workers = list(self._processes.values())
             for process in workers:
                 try:
                     if not process.is_alive():
