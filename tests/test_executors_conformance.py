@@ -453,10 +453,11 @@ def test_process_force_shutdown_before_any_worker():
 
 @needs_315
 def test_future_get_snapshot():
+    error = KeyError("x")
+
     def snapshots(future_class):
         pending, done, failed, cancelled = (future_class() for _ in range(4))
         done.set_result(42)
-        error = KeyError("x")
         failed.set_exception(error)
         cancelled.cancel()
         return [f._get_snapshot() for f in (pending, done, failed, cancelled)]
@@ -509,3 +510,21 @@ def test_process_max_tasks_shutdown_no_wait():
 @pytest.mark.parametrize("max_workers", [2, 4])
 def test_process_max_tasks_failing_call_shutdown_no_wait(max_workers):
     compare("process", prog_max_tasks_failing_call_shutdown_no_wait, max_workers=max_workers)
+
+
+def prog_abrupt_exit_cause(make):
+    """3.15 (gh-139462): the `BrokenProcessPool` of a worker that exited names it."""
+    with make(max_workers=1) as ex:
+        fut = ex.submit(tasks.exit_abruptly)
+        error = fut.exception(timeout=30)
+    cause = error.__cause__
+    return [
+        type(error).__name__,
+        type(cause).__name__,
+        "terminated abruptly with exit code 7" in getattr(cause, "tb", ""),
+    ]
+
+
+@needs_315
+def test_process_abrupt_exit_cause():
+    assert compare("process", prog_abrupt_exit_cause)[2]
