@@ -101,3 +101,15 @@ def count_to(n):
     for i in range(n):
         total += i
     return total
+
+
+def report_then_wait(queue, event):
+    queue.put("started")
+    event.wait()
+    return "finished"
+
+
+def report_then_wait_value(queue, event, value):
+    queue.put(value)
+    event.wait()
+    return value

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures as cf
+import itertools
 import multiprocessing as mp
+import signal
+import sys
 import threading
 import time
 
@@ -356,3 +359,172 @@ def test_process_start_methods(method):
 )
 def test_process_worker_death(killer):
     assert compare("process", prog_process_worker_death, killer=killer)[0] == "BrokenProcessPool"
+
+
+# -- features of newer Pythons (each skipped where stdlib lacks it) ---------------------------
+
+needs_314 = pytest.mark.skipif(sys.version_info < (3, 14), reason="new in 3.14")
+needs_315 = pytest.mark.skipif(sys.version_info < (3, 15), reason="new in 3.15")
+
+
+def prog_map_buffersize(make, chunksize):
+    with make(max_workers=2) as ex:
+        pulled = []
+
+        def source(n):
+            for i in range(n):
+                pulled.append(i)
+                yield i
+
+        kwargs = {} if make in FACTORIES["thread"] else {"chunksize": chunksize}
+        it = ex.map(tasks.square, source(20), buffersize=2, **kwargs)
+        # only the first `buffersize` calls (chunks) are taken before iterating
+        taken_before = len(pulled)
+        first = next(it)
+        rest = list(it)
+        infinite = ex.map(tasks.square, itertools.count(), buffersize=3, **kwargs)
+        head = [next(infinite) for _ in range(5)]
+        del infinite
+        return [
+            taken_before,
+            first,
+            rest,
+            head,
+            list(ex.map(tasks.add, [1, 2, 3], [10, 20], buffersize=1, **kwargs)),
+            list(ex.map(tasks.square, [], buffersize=2, **kwargs)),
+            outcome(ex.map, tasks.square, [1], buffersize=0),
+            outcome(ex.map, tasks.square, [1], buffersize=-1),
+            outcome(ex.map, tasks.square, [1], buffersize=2.0),
+            outcome(ex.map, tasks.square, [1], buffersize="2"),
+        ]
+
+
+@needs_314
+@pytest.mark.parametrize("kind", ["thread", "process"])
+@pytest.mark.parametrize("chunksize", [1, 3])
+def test_map_buffersize(kind, chunksize):
+    transcript = compare(kind, prog_map_buffersize, chunksize=chunksize)
+    assert transcript[0] == (2 if kind == "thread" else 2 * chunksize)
+
+
+def prog_force_shutdown(make, method):
+    ctx = mp.get_context("spawn")
+    with ctx.Manager() as manager:
+        started, gate = manager.Queue(), manager.Event()
+        ex = make(max_workers=1, mp_context=ctx)
+        running = ex.submit(tasks.report_then_wait, started, gate)
+        queued = ex.submit(tasks.square, 3)
+        started.get(timeout=30)
+        workers = list(ex._processes.values())
+        getattr(ex, method)()
+        for process in workers:
+            process.join(30)
+            # the pool's own reaping may be mid-waitpid: join() then returns first
+            deadline = time.monotonic() + 10
+            while process.exitcode is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+        transcript = [
+            [p.exitcode for p in workers],
+            type(running.exception(timeout=30)).__name__,
+            queued.cancelled(),
+            outcome(ex.submit, tasks.square, 1)[:2],
+            outcome(getattr(ex, method)),  # again: nothing left to stop
+        ]
+        ex.shutdown()
+        return transcript
+
+
+@needs_314
+@pytest.mark.parametrize("method", ["terminate_workers", "kill_workers"])
+def test_process_force_shutdown(method):
+    transcript = compare("process", prog_force_shutdown, method=method)
+    assert transcript[0] == [-signal.SIGTERM if method == "terminate_workers" else -signal.SIGKILL]
+
+
+@needs_314
+def test_process_force_shutdown_before_any_worker():
+    for make in FACTORIES["process"]:
+        ex = make(max_workers=1)
+        ex.terminate_workers()
+        assert outcome(ex.submit, tasks.square, 1)[:2] == ("raise", "RuntimeError")
+        with pytest.raises(ValueError):
+            ex._force_shutdown(operation="nope")
+
+
+@needs_315
+def test_future_get_snapshot():
+    error = KeyError("x")
+
+    def snapshots(future_class):
+        pending, done, failed, cancelled = (future_class() for _ in range(4))
+        done.set_result(42)
+        failed.set_exception(error)
+        cancelled.cancel()
+        return [f._get_snapshot() for f in (pending, done, failed, cancelled)]
+
+    from oxloop._future import Future
+
+    assert snapshots(Future) == snapshots(cf.Future)
+
+
+# CPython 3.14's tests of these read `_executor_manager_thread` (run_cf_tests excludes
+# them); the behaviour they drive is checked here.
+
+
+def prog_max_tasks_shutdown_no_wait(make):
+    """gh-119592: `shutdown(wait=False)` while a worker runs its last task
+    (max_tasks_per_child): its replacement still runs the queued calls."""
+    ctx = mp.get_context("spawn")
+    with ctx.Manager() as manager:
+        started, gate = manager.Queue(), manager.Event()
+        ex = make(1, mp_context=ctx, max_tasks_per_child=1)
+        futs = [ex.submit(tasks.report_then_wait_value, started, gate, i) for i in range(3)]
+        first = started.get(timeout=30)
+        ex.shutdown(wait=False)
+        gate.set()
+        return [first, [future_outcome(f, 30) for f in futs]]
+
+
+def prog_max_tasks_failing_call_shutdown_no_wait(make, max_workers):
+    """gh-132969: a call that raises, then `shutdown(wait=False)`: no error, no hang."""
+    ctx = mp.get_context("spawn")
+    ex = make(max_workers=max_workers, max_tasks_per_child=1, mp_context=ctx)
+    futs = [
+        ex.submit(tasks.sleep_then, 0.1, 1),
+        ex.submit(tasks.raise_value_error, "failing task"),
+        ex.submit(tasks.sleep_then, 0.3, 3),
+    ]
+    transcript = [future_outcome(f, 30) for f in futs]
+    ex.shutdown(wait=False)
+    time.sleep(0.2)
+    ex.shutdown(wait=True)
+    return transcript
+
+
+@needs_314
+def test_process_max_tasks_shutdown_no_wait():
+    compare("process", prog_max_tasks_shutdown_no_wait)
+
+
+@needs_314
+@pytest.mark.parametrize("max_workers", [2, 4])
+def test_process_max_tasks_failing_call_shutdown_no_wait(max_workers):
+    compare("process", prog_max_tasks_failing_call_shutdown_no_wait, max_workers=max_workers)
+
+
+def prog_abrupt_exit_cause(make):
+    """3.15 (gh-139462): the `BrokenProcessPool` of a worker that exited names it."""
+    with make(max_workers=1) as ex:
+        fut = ex.submit(tasks.exit_abruptly)
+        error = fut.exception(timeout=30)
+    cause = error.__cause__
+    return [
+        type(error).__name__,
+        type(cause).__name__,
+        "terminated abruptly with exit code 7" in getattr(cause, "tb", ""),
+    ]
+
+
+@needs_315
+def test_process_abrupt_exit_cause():
+    assert compare("process", prog_abrupt_exit_cause)[2]

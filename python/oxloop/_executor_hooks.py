@@ -92,3 +92,23 @@ def broken_pool_error(message, cause):
     text = "".join(traceback.format_exception(type(cause), cause, cause.__traceback__))
     error.__cause__ = _cf_process._RemoteTraceback(f"\n'''\n{text}'''")
     return error
+
+
+def abrupt_exits(processes):
+    """3.15 (gh-139462): with no exception to blame, a broken pool names the
+    workers that ended with a nonzero exit code. `processes` reached end of
+    file on their result pipe, so each has exited or is about to."""
+    lines = []
+    for process in processes:
+        process.join(1.0)
+        code = process.exitcode
+        if code:
+            lines.append(f"Process {process.pid} terminated abruptly with exit code {code}")
+    return "\n".join(lines) or None
+
+
+def broken_pool_error_text(message, text):
+    """The `BrokenProcessPool` whose `__cause__` carries `text` (`abrupt_exits`)."""
+    error = _cf_process.BrokenProcessPool(message)
+    error.__cause__ = _cf_process._RemoteTraceback(f"\n'''\n{text}'''")
+    return error

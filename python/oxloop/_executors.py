@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing as _mp
 import os
+import sys
 import threading
 from concurrent.futures import _base as _cf_base
 from concurrent.futures import process as _cf_process
@@ -130,14 +131,55 @@ class ProcessPoolExecutor(_core.ProcessPoolExecutor, _cf_process.ProcessPoolExec
     submit = _core.ProcessPoolExecutor.submit
     shutdown = _core.ProcessPoolExecutor.shutdown
 
-    def map(self, fn, *iterables, timeout=None, chunksize=1):
-        """`Executor.map`, sending `chunksize` calls per task."""
-        if chunksize < 1:
-            raise ValueError("chunksize must be >= 1.")
-        results = _cf_base.Executor.map(
-            self, partial(_run_chunk, fn), _chunks(iterables, chunksize), timeout=timeout
-        )
-        return _each_result(results)
+    if sys.version_info >= (3, 14):
+        # 3.14 added `buffersize=` to `Executor.map` (at most that many calls
+        # submitted and not yet yielded; here: chunks).
+        def map(self, fn, *iterables, timeout=None, chunksize=1, buffersize=None):
+            """`Executor.map`, sending `chunksize` calls per task."""
+            if chunksize < 1:
+                raise ValueError("chunksize must be >= 1.")
+            results = _cf_base.Executor.map(
+                self,
+                partial(_run_chunk, fn),
+                _chunks(iterables, chunksize),
+                timeout=timeout,
+                buffersize=buffersize,
+            )
+            return _each_result(results)
+
+        # 3.14 added `terminate_workers()` and `kill_workers()`; stdlib's
+        # versions (inherited) call this with `operation=` one of the two.
+        def _force_shutdown(self, operation):
+            """Shuts the pool down without waiting (queued calls cancelled),
+            then terminates or kills each worker still alive: the calls they
+            were running fail with `BrokenProcessPool`."""
+            if operation not in _cf_process._SHUTDOWN_CALLBACK_OPERATION:
+                raise ValueError(f"Unsupported operation: {operation!r}")
+            # Queued calls are cancelled first: with none left, no worker
+            # retiring at max_tasks_per_child is replaced, so none escapes.
+            self.shutdown(wait=False, cancel_futures=True)
+            workers = list(self._processes.values())
+            for process in workers:
+                try:
+                    if not process.is_alive():
+                        continue
+                    if operation == _cf_process._TERMINATE:
+                        process.terminate()
+                    else:
+                        process.kill()
+                except (ValueError, ProcessLookupError):
+                    continue  # already exited (and maybe closed)
+
+    else:
+
+        def map(self, fn, *iterables, timeout=None, chunksize=1):
+            """`Executor.map`, sending `chunksize` calls per task."""
+            if chunksize < 1:
+                raise ValueError("chunksize must be >= 1.")
+            results = _cf_base.Executor.map(
+                self, partial(_run_chunk, fn), _chunks(iterables, chunksize), timeout=timeout
+            )
+            return _each_result(results)
 
     def __repr__(self):
         return (

@@ -342,8 +342,10 @@ fn settle(py: Python<'_>, shared: &Arc<Shared>, harvest: Harvest) {
 /// `__cause__` the formatted `cause`, if any) and terminates the remaining
 /// workers.
 fn break_pool(py: Python<'_>, shared: &Shared, cause: Option<PyErr>) {
-    let (futures, processes) = {
+    let (futures, processes, ended) = {
         let mut state = lock(&shared.state);
+        // The workers whose end of file broke the pool (not reaped yet).
+        let ended: Vec<Py<PyAny>> = state.exited.iter().map(|p| p.clone_ref(py)).collect();
         state.pending.clear();
         for worker in &mut state.workers {
             worker.in_flight.clear();
@@ -359,27 +361,53 @@ fn break_pool(py: Python<'_>, shared: &Shared, cause: Option<PyErr>) {
             state.kill_deadline = Some(Instant::now() + KILL_AFTER);
         }
         let futures: Vec<Py<PyAny>> = state.futures.drain().map(|(_, f)| f).collect();
-        (futures, processes)
+        (futures, processes, ended)
     };
-    let error = match cause {
-        Some(cause) => hooks(py).and_then(|h| {
-            h.call_method1(
-                intern!(py, "broken_pool_error"),
-                (FUTURE_BROKEN, cause.into_value(py)),
-            )
-        }),
-        None => Ok(broken_process_pool(py, FUTURE_BROKEN)
-            .into_value(py)
-            .into_bound(py)
-            .into_any()),
+    // 3.15 (gh-139462): with no exception to blame, the error's `__cause__`
+    // names the workers that exited with a nonzero code.
+    let exits: Option<Py<PyAny>> = if cause.is_none() && py.version_info() >= (3, 15) {
+        match hooks(py).and_then(|h| h.call_method1(intern!(py, "abrupt_exits"), (ended,))) {
+            Ok(text) if !text.is_none() => Some(text.unbind()),
+            Ok(_) => None,
+            Err(err) => {
+                err.write_unraisable(py, None);
+                None
+            }
+        }
+    } else {
+        None
     };
-    let error = error.unwrap_or_else(|err| err.into_value(py).into_bound(py).into_any());
+    // One `BrokenProcessPool` per future, as `concurrent.futures` makes them
+    // since 3.14 (and 3.13.x): a shared one would gather a traceback frame
+    // for every `result()` that raised it.
+    let cause = cause.map(|cause| cause.into_value(py));
+    let make_error = || -> Bound<'_, PyAny> {
+        let error = match (&cause, &exits) {
+            (Some(cause), _) => hooks(py).and_then(|h| {
+                h.call_method1(
+                    intern!(py, "broken_pool_error"),
+                    (FUTURE_BROKEN, cause.clone_ref(py)),
+                )
+            }),
+            (None, Some(text)) => hooks(py).and_then(|h| {
+                h.call_method1(
+                    intern!(py, "broken_pool_error_text"),
+                    (FUTURE_BROKEN, text.clone_ref(py)),
+                )
+            }),
+            (None, None) => Ok(broken_process_pool(py, FUTURE_BROKEN)
+                .into_value(py)
+                .into_bound(py)
+                .into_any()),
+        };
+        error.unwrap_or_else(|err| err.into_value(py).into_bound(py).into_any())
+    };
     for future in futures {
         let future = future.bind(py);
         if future::done(py, future).unwrap_or(true) {
             continue;
         }
-        if let Err(err) = future::set_exception(py, future, &error) {
+        if let Err(err) = future::set_exception(py, future, &make_error()) {
             err.write_unraisable(py, Some(future));
         }
     }

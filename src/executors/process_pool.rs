@@ -261,21 +261,20 @@ impl Shared {
     }
 
     /// Counts one more worker as starting if fewer than `max_workers` are
-    /// running or starting (and the pool takes work).
+    /// alive or starting (and the pool takes work). A worker retiring at
+    /// `max_tasks_per_child` still counts until it has exited (its
+    /// replacement starts then, `claim_replacements`): as in
+    /// `concurrent.futures`, the pool never has more than `max_workers`
+    /// processes. After `shutdown()` too: calls still queued then run
+    /// (gh-119592); `submit` checks for shutdown itself.
     fn claim_if_below_max(&self, state: &mut State) -> usize {
         let Some(config) = self.config.get() else {
             return 0;
         };
-        if state.shutdown || state.broken.is_some() {
+        if state.broken.is_some() {
             return 0;
         }
-        let max_tasks = config.max_tasks_per_child;
-        let active = state
-            .workers
-            .iter()
-            .filter(|w| !w.retiring(max_tasks))
-            .count()
-            + state.starting;
+        let active = state.workers.iter().filter(|w| !w.eof).count() + state.starting;
         if active < config.max_workers {
             state.starting += 1;
             1

@@ -45,6 +45,35 @@ EXCLUSIONS: dict[str, tuple[str, str]] = {
         "pool starts no `threading` thread (its I/O thread is Rust), so the patch breaks "
         "nothing and the tasks run",
     ),
+    # 3.14.x: tests that join the manager thread in a cleanup, read before they start;
+    # the behaviour they drive is checked in tests/test_executors_conformance.py.
+    "*.ProcessPool*ProcessPoolShutdownTest.test_shutdown_gh_132969_case_*": (
+        "_executor_manager_thread",
+        _MANAGER + " (test_process_max_tasks_failing_call_shutdown_no_wait checks the rest)",
+    ),
+    "*.ProcessPool*ProcessPoolExecutorTest.test_shutdown_no_wait_max_tasks_gh119592": (
+        "_executor_manager_thread",
+        _MANAGER + " (test_process_max_tasks_shutdown_no_wait checks the calls still run; "
+        "with the pool also dropped oxloop still runs them, where stdlib fails them with "
+        "BrokenProcessPool('...garbage collected...'): oxloop's dispatch outlives the object)",
+    ),
+    "*.ProcessPool*ProcessPoolExecutorTest.test_gc_during_max_tasks_worker_exit_gh152967": (
+        "_executor_manager_thread",
+        _MANAGER + " (a pool dropped with calls queued: oxloop's Rust dispatch still runs "
+        "them, stdlib's manager cannot start a worker and fails them with BrokenProcessPool)",
+    ),
+    "*.ProcessPool*ProcessPoolExecutorTest.test_force_shutdown_during_max_tasks_worker_exit": (
+        "_executor_manager_thread, _shutdown_lock, _force_shutting_down",
+        "the test sets stdlib's force-shutdown flag under its shutdown lock by hand and joins "
+        "the manager thread; oxloop's terminate_workers() cancels the queued calls before it "
+        "signals the workers, so no retiring worker is replaced (test_process_force_shutdown)",
+    ),
+    "*.ProcessPool*ProcessPoolExecutorTest.test_failed_worker_replacement_breaks_pool": (
+        "_executor_manager_thread, concurrent.futures.process._spawn_worker",
+        "the test makes stdlib's _spawn_worker fail; oxloop starts workers from Rust "
+        "through mp_context.Process, so the patch breaks nothing (a replacement oxloop "
+        "fails to start does break the pool: process_io::settle)",
+    ),
 }
 
 

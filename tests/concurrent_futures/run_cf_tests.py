@@ -24,7 +24,11 @@ time limit (``--class-timeout``), and inside it a per-test watchdog (faulthandle
 class is resumed in a new child (at most ``--max-restarts`` times).
 
 Tests listed in ``exclusions.py`` (each names the stdlib-private object it reads) are
-not run on oxloop and are counted as excluded.
+not run on oxloop and are counted as excluded. Test classes whose ``executor_type`` is a
+stdlib pool oxloop does not replace (``pool_substitution.NOT_REPLACED``: 3.14's
+``InterpreterPoolExecutor``) are not run either and are listed apart as not applicable,
+neither passed nor failed; the mixins they share (``ExecutorTest``...) still run in the
+thread and process pool classes.
 
 Usage::
 
@@ -147,14 +151,19 @@ def _adapt_subprocesses(modules: list, prelude: str) -> None:
                 setattr(mod, name, _prelude_wrapper(run, prelude))
 
 
-def _check_mixins(modules: list, classes: dict[str, type]) -> str | None:
-    """Every ``executor_type`` of the imported tests must be a pool under test."""
+def _check_mixins(
+    modules: list, classes: dict[str, type], others: dict[type, tuple[str, str]]
+) -> str | None:
+    """Every ``executor_type`` of the imported tests must be a pool under test, or a
+    stdlib pool oxloop does not replace (``others``: its tests are not applicable)."""
     under_test = set(classes.values())
     seen = 0
     for mod in modules:
         for name, obj in vars(mod).items():
             exe = getattr(obj, "executor_type", None) if isinstance(obj, type) else None
             if exe is None:
+                continue
+            if exe in others:
                 continue
             seen += 1
             if exe not in under_test:
@@ -190,7 +199,11 @@ def child_main(opts) -> int:
     result: CountingResult | None = None
 
     def emit(obj) -> None:
-        if obj.get("ev") == "result" and result is not None and obj.get("outcome") != "excluded":
+        if (
+            obj.get("ev") == "result"
+            and result is not None
+            and obj.get("outcome") not in ("excluded", "not_applicable")
+        ):
             obj["pools"], obj["futures"] = result.made
         out.write(json.dumps(obj) + "\n")
         out.flush()
@@ -217,7 +230,8 @@ def child_main(opts) -> int:
             opts.executors, [sources.stage] if sources.stage else []
         ),
     )
-    problem = _check_mixins(modules, classes)
+    others = pool_substitution.not_replaced()
+    problem = _check_mixins(modules, classes, others)
     emit(
         {
             "ev": "setup",
@@ -252,8 +266,20 @@ def child_main(opts) -> int:
 
     to_run = []
     for test in tests:
+        other = others.get(getattr(type(test), "executor_type", None))
         hit = exclusions.match(test.id()) if opts.executors == "oxloop" else None
-        if hit and not opts.no_exclusions:
+        if other is not None:
+            emit(
+                {
+                    "ev": "result",
+                    "id": test.id(),
+                    "outcome": "not_applicable",
+                    "duration": 0,
+                    "summary": f"[executor_type is concurrent.futures.{other[0]}] {other[1]}",
+                    "errors": [],
+                }
+            )
+        elif hit and not opts.no_exclusions:
             _pattern, private, reason = hit
             emit(
                 {
@@ -287,7 +313,7 @@ def _class_of(test_id: str) -> str:
 @dataclasses.dataclass
 class Record:
     id: str
-    outcome: str  # passed / failed / skipped / excluded
+    outcome: str  # passed / failed / skipped / excluded / not_applicable
     summary: str = ""
     details: str = ""
     duration: float = 0.0
@@ -454,13 +480,13 @@ def run_class(opts, key: str, ids: list[str], workdir: str) -> ClassResult:
 
 
 def classify(rec: Record) -> str:
-    """passed / failed / unproven / excluded / skipped"""
+    """passed / failed / unproven / excluded / skipped / not_applicable"""
     if rec.outcome == "passed" and rec.made == 0:
         return "unproven"
     return rec.outcome
 
 
-KINDS = ("passed", "failed", "unproven", "excluded", "skipped")
+KINDS = ("passed", "failed", "unproven", "excluded", "skipped", "not_applicable")
 
 
 def _counts(res: ClassResult) -> dict[str, int]:
@@ -480,6 +506,8 @@ def _print_class(res: ClassResult) -> None:
     )
     if c["unproven"]:
         line += f", {c['unproven']} passed without building a pool under test"
+    if c["not_applicable"]:
+        line += f", {c['not_applicable']} not applicable to oxloop"
     print(f"{res.name:52} {line}  ({res.elapsed:.1f}s)", flush=True)
     if res.fatal:
         print(f"!!! {res.name}: FATAL: {res.fatal}", flush=True)
@@ -496,6 +524,15 @@ def _report(opts, results: list[ClassResult]) -> int:
         if res.fatal:
             failing.append(Record(f"{res.key} (class)", "failed", res.fatal))
         failing.extend(r for r in res.records.values() if classify(r) == "failed")
+    not_applicable: dict[str, list[str]] = {}
+    for res in results:
+        for rec in res.records.values():
+            if classify(rec) == "not_applicable":
+                not_applicable.setdefault(rec.summary, []).append(res.name)
+    if not_applicable:
+        print(f"\nNot applicable to oxloop ({total['not_applicable']} tests, not counted):")
+        for why, names in not_applicable.items():
+            print(f"  {', '.join(dict.fromkeys(names))}  --  {why}")
     if failing:
         print(f"\nFailing tests ({len(failing)}):")
         for rec in failing:
@@ -513,7 +550,8 @@ def _report(opts, results: list[ClassResult]) -> int:
     print(
         f"On {opts.executors}'s pools: {total['passed']} passed, {total['failed']} failed, "
         f"{total['excluded']} excluded (exclusions.py), {total['skipped']} skipped by unittest, "
-        f"{total['unproven']} passed without building a pool under test (not counted)"
+        f"{total['unproven']} passed without building a pool under test (not counted), "
+        f"{total['not_applicable']} not applicable to oxloop (not counted)"
     )
     print(f"{total['passed']} passed, {total['failed']} failed")
     return 0 if total["failed"] == 0 else 1
