@@ -84,6 +84,11 @@ log "downloading ${#closure[@]} packages into $debs"
 (cd "$debs" && apt-get download -qq "${closure[@]}" >&2)
 
 # ---- unpack and patch into ROOT.tmp, then move it into place ---------------
+if ! command -v patchelf >/dev/null 2>&1; then
+  log "installing patchelf (Debian's package) to point the interpreter at ROOT"
+  (unset APT_CONFIG && apt-get update -qq >&2 &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends patchelf >&2)
+fi
 tmp="$root.tmp"
 rm -rf "$tmp"
 mkdir -p "$tmp"
