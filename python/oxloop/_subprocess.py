@@ -100,22 +100,12 @@ class SubprocessMixin:
     async def _make_subprocess_transport(
         self, protocol, args, shell, stdin, stdout, stderr, bufsize, extra=None, **kwargs
     ):
+        spawn_args = (protocol, args, shell, stdin, stdout, stderr, bufsize, extra, kwargs)
         if _NO_CHILD_WATCHERS:
             # 3.14 removed the child watchers: the loop waits for its children itself,
             # and reaps and publishes an exit in one callback in its own thread.
-            return await self._spawn(
-                functools.partial(_child_exit.watch, self),
-                self._child_exited,
-                protocol,
-                args,
-                shell,
-                stdin,
-                stdout,
-                stderr,
-                bufsize,
-                extra,
-                kwargs,
-            )
+            watch = functools.partial(_child_exit.watch, self)
+            return await self._spawn(watch, self._child_exited, *spawn_args)
         with warnings.catch_warnings():
             # get_child_watcher() is deprecated from 3.12; it is what 3.11-3.13 use.
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -130,17 +120,7 @@ class SubprocessMixin:
                     "subprocess support is not installed."
                 )
             return await self._spawn(
-                watcher.add_child_handler,
-                self._child_watcher_callback,
-                protocol,
-                args,
-                shell,
-                stdin,
-                stdout,
-                stderr,
-                bufsize,
-                extra,
-                kwargs,
+                watcher.add_child_handler, self._child_watcher_callback, *spawn_args
             )
 
     async def _spawn(
