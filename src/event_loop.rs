@@ -562,7 +562,7 @@ impl CoreLoop {
 
         if prepared.needs_poll {
             if METERED {
-                self.metrics.begin_turn(py, || self.reactor.ready_len());
+                self.metrics.begin_turn(py, self.reactor.ready_len());
             }
             events.clear();
             let reactor = &*self.reactor;
@@ -676,9 +676,9 @@ impl CoreLoop {
                 }
             }
             if METERED {
-                let ready = self.reactor.ready_len();
+                let ready_len = || self.reactor.ready_len();
                 self.metrics
-                    .callback_ran(py, &h, kept, ready, clock_replaced);
+                    .callback_ran(py, &h, kept, ready_len, clock_replaced);
             }
             if debug {
                 let dt = monotonic() - t0;

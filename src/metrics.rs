@@ -56,7 +56,7 @@ impl Metrics {
     }
 
     /// Runs `f` on the state, if any.
-    #[inline]
+    #[inline(always)]
     fn with<R>(&self, py: Python<'_>, f: impl FnOnce(&mut LoopMetrics<Label>) -> R) -> Option<R> {
         // SAFETY: every closure passed here only does arithmetic on the state, moves
         // Rust strings, or reads the clock; none runs Python code.
@@ -94,9 +94,9 @@ impl Metrics {
         self.with(py, |m| m.reset());
     }
 
-    /// A turn starts (`ready_len` is asked only on the first metered turn).
+    /// A turn starts, with `ready_len` handlers queued.
     #[inline]
-    pub(crate) fn begin_turn(&self, py: Python<'_>, ready_len: impl FnOnce() -> usize) {
+    pub(crate) fn begin_turn(&self, py: Python<'_>, ready_len: usize) {
         self.with(py, |m| m.begin_turn(ready_len));
     }
 
@@ -128,16 +128,16 @@ impl Metrics {
     }
 
     /// `h` ran (its callback taken out for the run, or still in it);
-    /// `ready_len` handlers are queued now. `clock_replaced`: timers'
+    /// `ready_len` tells how many handlers are queued now (asked rarely). `clock_replaced`: timers'
     /// deadlines are not on the monotonic clock. A callback slow enough for
     /// the slowest list is described (a Python call, rare).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn callback_ran(
         &self,
         py: Python<'_>,
         h: &Py<Handle>,
         taken: Option<Py<PyAny>>,
-        ready_len: usize,
+        ready_len: impl FnOnce() -> usize,
         clock_replaced: bool,
     ) {
         let handle = h.get();

@@ -15,12 +15,20 @@
 //! the maximum), the enqueue-time lookup is one comparison until the
 //! position passes the current note, a zero lag (the common case of a
 //! callback queued by the one just before it) is one increment, and the
-//! per-turn checks (a stale clock, the lag window's next slot) are one
-//! comparison against `turn_check`.
+//! per-turn checks (a stale clock, the lag window's next slot, the gate's
+//! next step down) are one comparison against `turn_check`.
 //!
 //! Lag is how late a handler starts: for a timer, after its deadline; for
 //! a ready callback, after it was queued ([`EnqueueTimes`]). I/O handlers
-//! have no due time and add no lag sample. Lag samples go to a sliding
+//! have no due time and add no lag sample. The ready queue's length is
+//! noted when a batch is handed over, and inside a batch only at the end
+//! of a callback that ends at least [`NOTE_SPACING_SECONDS`] after the
+//! previous note; what was queued since counts as queued at that
+//! callback's start. So a ready callback counts as queued at most that
+//! much after the end of the callback that queued it, unless that one
+//! ran long: then from its start (the callbacks it delayed see its whole
+//! length either way). A batch of short callbacks takes no note but its
+//! last, and the per-callback cost is one comparison. Lag samples go to a sliding
 //! window ([`LAG_WINDOW_SLOTS`] slots of [`LAG_SLOT_SECONDS`]), which
 //! also keeps their count and sum since the last reset (for exporters) as
 //! slots leave it: one histogram sample per callback, nothing more.
@@ -42,6 +50,10 @@ pub const LAG_SLOT_SECONDS: f64 = 10.0;
 /// At most one callback no slower than a repeat of a listed one is named
 /// per this many seconds (`slowest.rs`): naming is a Python call.
 pub const DESCRIBE_SPACING_SECONDS: f64 = 0.01;
+/// Inside a batch, the ready queue's length is noted at the end of a
+/// callback that ends this long after the previous note: a ready
+/// callback's lag may be short by up to this much.
+pub const NOTE_SPACING_SECONDS: f64 = 20e-6;
 
 /// How a popped handler counts for lag.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -60,16 +72,23 @@ pub struct LoopMetrics<L> {
     last: u64,
     /// Position in the running batch of the next handler popped.
     position: usize,
-    /// A duration that is at most `gate` (before tick `gate_until`, then
-    /// `gate_after`) is neither a new maximum nor worth describing.
+    /// A duration that is at most `gate` is neither a new maximum nor worth
+    /// describing. It steps down to `gate_after` at the first turn from tick
+    /// `gate_until` on.
     gate: u64,
     gate_after: u64,
     gate_until: u64,
+    /// A callback ending after this tick notes the ready queue's length
+    /// ([`EnqueueTimes`]): the last note's tick plus `note_spacing`.
+    note_due: u64,
+    /// [`NOTE_SPACING_SECONDS`] in ticks.
+    note_spacing: u64,
     durations: LogHistogram,
     lag_window: SlidingHistogram,
     enqueued: EnqueueTimes,
     /// A turn starting at or after this tick has checks to make (the lag
-    /// window's slot ended, or the clock is stale: then 0).
+    /// window's slot ended, the gate steps down, or the clock is stale:
+    /// then 0).
     turn_check: u64,
     iterations: u64,
     poll_ticks: u64,
@@ -106,6 +125,8 @@ impl<L: PartialEq> LoopMetrics<L> {
             gate: 0,
             gate_after: 0,
             gate_until: 0,
+            note_due: now,
+            note_spacing: (NOTE_SPACING_SECONDS / spt) as u64,
             iterations: 0,
             poll_ticks: 0,
             turn_check: 0,
@@ -126,12 +147,11 @@ impl<L: PartialEq> LoopMetrics<L> {
     }
 
     /// The loop starts running, or metrics were turned on: what is queued
-    /// now counts as queued now.
-    pub fn restart(&mut self, ready_len: usize) {
+    /// now counts as queued now (the turn starting notes it).
+    pub fn restart(&mut self) {
         self.enqueued.clear();
         self.last = self.clock.now();
         self.stale = false;
-        self.enqueued.note(ready_len, self.last);
         self.batch_len = 0;
         self.position = 0;
         self.turn_check = 0;
@@ -144,15 +164,16 @@ impl<L: PartialEq> LoopMetrics<L> {
         self.enqueued.clear();
     }
 
-    /// A turn starts; `ready_len` is asked only after a restart. What is
-    /// queued now is the front of this turn's batch.
+    /// A turn starts with `ready_len` handlers queued: they are the front
+    /// of this turn's batch, queued by the end of the last callback.
     #[inline]
-    pub fn begin_turn(&mut self, ready_len: impl FnOnce() -> usize) {
+    pub fn begin_turn(&mut self, ready_len: usize) {
         if self.last >= self.turn_check {
-            self.turn_checks(ready_len);
+            self.turn_checks();
         }
         self.iterations += 1;
-        self.enqueued.start_batch();
+        self.enqueued.begin(ready_len, self.last);
+        self.note_due = self.last.wrapping_add(self.note_spacing);
         self.position = 0;
         self.batch_len = 0;
         self.anchor = None;
@@ -162,19 +183,24 @@ impl<L: PartialEq> LoopMetrics<L> {
     /// ([`LoopMetrics::begin_turn`] and [`LoopMetrics::batch_len`] in one).
     #[inline]
     pub fn begin_turn_with_batch(&mut self, len: usize) {
-        self.begin_turn(|| len);
-        self.batch_len(len);
+        self.begin_turn(len);
+        self.batch_len = len;
     }
 
     /// What a turn checks only now and then: a stale clock, a new slot of
-    /// the lag window.
+    /// the lag window, the gate's step down.
     #[cold]
-    fn turn_checks(&mut self, ready_len: impl FnOnce() -> usize) {
+    fn turn_checks(&mut self) {
         if self.stale {
-            self.restart(ready_len());
+            self.restart();
         }
         self.lag_window.rotate(self.last);
         self.turn_check = self.lag_window.slot_end();
+        if self.last >= self.gate_until {
+            self.gate = self.gate_after;
+        } else {
+            self.turn_check = self.turn_check.min(self.gate_until);
+        }
     }
 
     /// The poller returned; `ready_len` handlers are queued (some perhaps
@@ -184,6 +210,7 @@ impl<L: PartialEq> LoopMetrics<L> {
         let now = self.clock.now();
         self.poll_ticks += now.wrapping_sub(self.last);
         self.last = now;
+        self.note_due = now.saturating_add(self.note_spacing);
         self.enqueued.note_for_batch(ready_len, now);
     }
 
@@ -191,7 +218,6 @@ impl<L: PartialEq> LoopMetrics<L> {
     #[inline]
     pub fn batch_len(&mut self, len: usize) {
         self.batch_len = len;
-        self.enqueued.rewind();
     }
 
     /// The batch's handlers not popped yet are now `left` (some were
@@ -207,12 +233,12 @@ impl<L: PartialEq> LoopMetrics<L> {
         self.position += 1;
     }
 
-    /// The next handler of the batch ran (from the last boundary to now)
-    /// and left `ready_len` handlers queued. Returns how many ticks it ran
-    /// if that may enter the slowest list (worth making its label for
-    /// [`LoopMetrics::offer_slow`]).
-    #[inline]
-    pub fn callback_ran(&mut self, kind: Popped, ready_len: usize) -> Option<u64> {
+    /// The next handler of the batch ran (from the last boundary to now);
+    /// `ready_len` tells how many handlers are queued now, if asked.
+    /// Returns how many ticks it ran if that may enter the slowest list
+    /// (worth making its label for [`LoopMetrics::offer_slow`]).
+    #[inline(always)]
+    pub fn callback_ran(&mut self, kind: Popped, ready_len: impl FnOnce() -> usize) -> Option<u64> {
         let start = self.last;
         let now = self.clock.now();
         self.last = now;
@@ -235,17 +261,22 @@ impl<L: PartialEq> LoopMetrics<L> {
             }
             Popped::NoLag => {}
         }
-        self.enqueued.note(ready_len, now);
-        let gate = if now < self.gate_until {
-            self.gate
-        } else {
-            self.gate_after
-        };
-        if d > gate {
+        if now > self.note_due {
+            self.note_queue(start, ready_len(), now);
+        }
+        if d > self.gate {
             self.over_gate(d, now)
         } else {
             None
         }
+    }
+
+    /// Notes that the `ready_len` handlers queued now were queued by
+    /// `start`, the start of the callback that just ended at `now`.
+    #[cold]
+    fn note_queue(&mut self, start: u64, ready_len: usize, now: u64) {
+        self.enqueued.note(ready_len, start);
+        self.note_due = now.saturating_add(self.note_spacing);
     }
 
     /// A duration above the gate: a new maximum, or one for the slowest list.
@@ -258,13 +289,19 @@ impl<L: PartialEq> LoopMetrics<L> {
     }
 
     /// Copies the slowest list's thresholds, capped by the maximum duration
-    /// (so a new maximum always passes the gate).
+    /// (so a new maximum always passes the gate). The lower one applies
+    /// from the first turn at or after `until`.
     fn set_gates(&mut self) {
         let (gate, after, until) = self.slowest.gates();
         let max = self.durations.max();
-        self.gate = gate.min(max);
         self.gate_after = after.min(max);
         self.gate_until = until;
+        if self.last < until {
+            self.gate = gate.min(max);
+            self.turn_check = self.turn_check.min(until);
+        } else {
+            self.gate = self.gate_after;
+        }
     }
 
     /// How late a timer due at `when` (monotonic seconds) started at `start`.
@@ -380,12 +417,12 @@ mod tests {
     #[test]
     fn a_blocking_callback_delays_the_ones_behind_it() {
         let mut m: LoopMetrics<&str> = LoopMetrics::new();
-        m.restart(3); // three callbacks queued before the run
-        m.begin_turn(|| 3);
+        m.restart();
+        m.begin_turn(3); // three callbacks queued before the run
         m.batch_len(3);
         for (name, ms) in [("blocker", 30), ("a", 0), ("b", 0)] {
             sleep(Duration::from_millis(ms));
-            if let Some(d) = m.callback_ran(Popped::Ready, 0) {
+            if let Some(d) = m.callback_ran(Popped::Ready, || 0) {
                 m.offer_slow(d, name);
             }
         }
@@ -408,15 +445,15 @@ mod tests {
     #[test]
     fn timer_lag_counts_from_the_deadline() {
         let mut m: LoopMetrics<&str> = LoopMetrics::new();
-        m.restart(0);
+        m.restart();
         let due = monotonic();
         sleep(Duration::from_millis(20));
-        m.begin_turn(|| 0);
+        m.begin_turn(0);
         m.polled(0);
         m.batch_len(3);
-        m.callback_ran(Popped::Timer(due), 0);
+        m.callback_ran(Popped::Timer(due), || 0);
         m.skipped();
-        m.callback_ran(Popped::Timer(monotonic() + 5.0), 0); // not late at all
+        m.callback_ran(Popped::Timer(monotonic() + 5.0), || 0); // not late at all
         let late = m.lag_window().max() as f64 * m.seconds_per_tick();
         assert!((0.02..0.5).contains(&late), "{late}");
         assert_eq!(m.lag_window().count(), 2);
@@ -424,5 +461,61 @@ mod tests {
         assert_eq!(n, 2);
         assert!((sum - late).abs() < 1e-3, "{sum} {late}");
         assert!(m.poll_seconds() >= 0.02);
+    }
+
+    /// Lag samples of the last batch run, in seconds.
+    fn lags(m: &LoopMetrics<&str>) -> (u64, f64) {
+        let w = m.lag_window();
+        (w.count(), w.max() as f64 * m.seconds_per_tick())
+    }
+
+    #[test]
+    fn a_callback_queued_before_a_long_one_waits_for_it() {
+        let mut m: LoopMetrics<&str> = LoopMetrics::new();
+        m.restart();
+        m.begin_turn(2);
+        m.batch_len(2);
+        m.callback_ran(Popped::Ready, || 1); // queues one handler, quickly
+        sleep(Duration::from_millis(30));
+        m.callback_ran(Popped::Ready, || 1); // runs long, queues nothing
+        m.reset();
+        m.begin_turn(1);
+        m.batch_len(1);
+        m.callback_ran(Popped::Ready, || 0);
+        let (n, late) = lags(&m);
+        assert_eq!(n, 1);
+        assert!((0.03..0.5).contains(&late), "{late}");
+    }
+
+    #[test]
+    fn a_callback_queued_during_a_long_one_counts_from_its_start() {
+        let mut m: LoopMetrics<&str> = LoopMetrics::new();
+        m.restart();
+        m.begin_turn(1);
+        m.batch_len(1);
+        sleep(Duration::from_millis(30));
+        m.callback_ran(Popped::Ready, || 1); // runs long and queues one
+        m.reset();
+        m.begin_turn(1);
+        m.batch_len(1);
+        m.callback_ran(Popped::Ready, || 0);
+        let (n, late) = lags(&m);
+        assert_eq!(n, 1);
+        assert!((0.03..0.5).contains(&late), "{late}");
+    }
+
+    #[test]
+    fn short_callbacks_queued_by_the_one_before_have_no_lag() {
+        let mut m: LoopMetrics<&str> = LoopMetrics::new();
+        m.restart();
+        for _ in 0..1000 {
+            m.begin_turn_with_batch(1);
+            m.callback_ran(Popped::Ready, || 1);
+        }
+        let w = m.lag_window();
+        assert_eq!(w.count(), 1000);
+        assert!(w.quantile(0.99) as f64 * m.seconds_per_tick() < 1e-3);
+        assert_eq!(m.iterations(), 1000);
+        assert_eq!(m.callbacks(), 1000);
     }
 }
