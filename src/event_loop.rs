@@ -637,6 +637,7 @@ impl CoreLoop {
         let py = slf.py();
         let debug = self.debug.load(Relaxed);
         let clock_replaced = METERED && self.clock.is_replaced();
+        let ticks = METERED.then(|| self.metrics.ticks(py));
         self.delivered.store(0, Relaxed);
         while let Some(HandleRef(h)) = batch.pop_front() {
             let handle = h.get();
@@ -661,7 +662,13 @@ impl CoreLoop {
             let take = handle.is_one_shot() && !debug;
             // Metered turns keep a taken callback until it is timed (to name it).
             let mut kept = None;
-            if let Err(err) = handle.run::<METERED>(py, take, &self.empty_context, &mut kept) {
+            let ran = handle.run::<METERED>(py, take, &self.empty_context, &mut kept);
+            // Metered: the callback's end, read before anything else (`loop_metrics.rs`).
+            let ended = match ticks {
+                Some(t) if METERED => t.now(),
+                _ => 0,
+            };
+            if let Err(err) = ran {
                 if is_fatal(py, &err) {
                     self.reactor.requeue_front(batch);
                     return Err(err);
@@ -678,7 +685,7 @@ impl CoreLoop {
             if METERED {
                 let ready_len = || self.reactor.ready_len();
                 self.metrics
-                    .callback_ran(py, &h, kept, ready_len, clock_replaced);
+                    .callback_ran(py, &h, kept, ended, ready_len, clock_replaced);
             }
             if debug {
                 let dt = monotonic() - t0;

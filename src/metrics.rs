@@ -21,6 +21,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList};
 use reactor::histogram::LogHistogram;
+use reactor::sys::cycles::Ticks;
 use reactor::{LoopMetrics, Popped};
 
 use crate::gil_cell::GilCell;
@@ -127,7 +128,15 @@ impl Metrics {
         self.with(py, |m| m.skipped());
     }
 
-    /// `h` ran (its callback taken out for the run, or still in it);
+    /// The tick source the dispatch loop reads for [`Metrics::callback_ran`]
+    /// (a metered turn has the state).
+    #[inline]
+    pub(crate) fn ticks(&self, py: Python<'_>) -> Ticks {
+        self.with(py, |m| m.ticks()).unwrap_or_else(Ticks::source)
+    }
+
+    /// `h` ran (its callback taken out for the run, or still in it) until
+    /// `now`, read from [`Metrics::ticks`] as it returned;
     /// `ready_len` tells how many handlers are queued now (asked rarely). `clock_replaced`: timers'
     /// deadlines are not on the monotonic clock. A callback slow enough for
     /// the slowest list is described (a Python call, rare).
@@ -137,6 +146,7 @@ impl Metrics {
         py: Python<'_>,
         h: &Py<Handle>,
         taken: Option<Py<PyAny>>,
+        now: u64,
         ready_len: impl FnOnce() -> usize,
         clock_replaced: bool,
     ) {
@@ -151,7 +161,7 @@ impl Metrics {
         } else {
             Popped::Ready
         };
-        if let Some(Some(d)) = self.with(py, |m| m.callback_ran(kind, ready_len)) {
+        if let Some(Some(d)) = self.with(py, |m| m.callback_ran(kind, now, ready_len)) {
             self.offer_slow(py, handle, taken.as_ref(), d);
         }
         drop(taken);
