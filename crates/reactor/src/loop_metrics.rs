@@ -6,11 +6,10 @@
 //! Time is read in ticks ([`crate::sys::cycles`]) once per callback
 //! boundary, by the dispatch loop as soon as the callback returns (see
 //! [`LoopMetrics::callback_ran`]): the end of one callback is the start of
-//! the next, and the
-//! poller's return starts the batch after a poll. So every tick between two
-//! reads goes to a callback or to the poller, and per callback the cost is
-//! one read, two histogram samples and a few comparisons. Seconds are
-//! computed only for a snapshot.
+//! the next, and the poller's return starts the batch after a poll. So
+//! every tick between two reads goes to a callback or to the poller, and
+//! per callback the cost is one read, two histogram samples and a few
+//! comparisons. Seconds are computed only for a snapshot.
 //!
 //! The per-callback path is kept to that: the duration's maximum and the
 //! slowest list are behind one threshold ([`Slowest::gates`], never above
@@ -26,14 +25,15 @@
 //! noted when a batch is handed over, and inside a batch only at the end
 //! of a callback that ends at least [`NOTE_SPACING_SECONDS`] after the
 //! previous note; what was queued since counts as queued at that
-//! callback's start. So a ready callback counts as queued at most that
-//! much after the end of the callback that queued it, unless that one
-//! ran long: then from its start (the callbacks it delayed see its whole
+//! callback's start. So a ready callback counts as queued less than that
+//! much after the end of the callback that queued it, unless that one ran
+//! long: then from its start (the callbacks it delayed see its whole
 //! length either way). A batch of short callbacks takes no note but its
-//! last, and the per-callback cost is one comparison. Lag samples go to a sliding
-//! window ([`LAG_WINDOW_SLOTS`] slots of [`LAG_SLOT_SECONDS`]), which
-//! also keeps their count and sum since the last reset (for exporters) as
-//! slots leave it: one histogram sample per callback, nothing more.
+//! last, and the per-callback cost is one comparison. Lag samples go to a
+//! sliding window ([`LAG_WINDOW_SLOTS`] slots of [`LAG_SLOT_SECONDS`]),
+//! which also keeps their count and sum since the last reset (for
+//! exporters) as slots leave it: one histogram sample per callback,
+//! nothing more.
 
 use crate::enqueue_times::EnqueueTimes;
 use crate::histogram::LogHistogram;

@@ -1,7 +1,7 @@
 //! Every libc call the reactor makes lives under `sys/`.
 //!
 //! Each backend file wraps one kernel facility and turns its C return
-//! convention into an `io::Result`, through the [`syscall!`] macro.
+//! convention into an `io::Result`, through the `syscall!` macro.
 
 /// Calls a libc function and maps a `-1` return to `io::Error::last_os_error()`.
 macro_rules! syscall {
