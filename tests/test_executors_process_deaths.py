@@ -259,8 +259,18 @@ def unpicklable_outcomes(impl):
         return seen
 
 
+def _without_race(outcomes):
+    """The outcomes, without whether a `BrokenProcessPool` has a cause: from
+    3.15 stdlib names the dead worker there only if it has already reaped it
+    (`p.exitcode` is still None otherwise, gh-139462), which is a race in
+    stdlib itself. oxloop's cause is checked in `test_executors_conformance.py`."""
+    return [o[:2] if isinstance(o, tuple) and o[0] == "BrokenProcessPool" else o for o in outcomes]
+
+
 def test_unpicklable_calls_and_results_raise_as_stdlib():
-    assert unpicklable_outcomes("oxloop") == unpicklable_outcomes("stdlib")
+    assert _without_race(unpicklable_outcomes("oxloop")) == _without_race(
+        unpicklable_outcomes("stdlib")
+    )
 
 
 def test_worker_ignoring_sigterm_is_killed_when_the_pool_breaks():
