@@ -9,23 +9,12 @@ from __future__ import annotations
 import asyncio
 import sys
 
-import oxloop
 import pytest
+from _on_both import on_both
 
 pytestmark = pytest.mark.skipif(
     sys.version_info < (3, 13), reason="asyncio.Queue.shutdown is new in Python 3.13"
 )
-
-LOOPS = {"oxloop": oxloop.new_event_loop, "asyncio": asyncio.new_event_loop}
-
-
-def on_both(scenario):
-    results = {}
-    for name, factory in LOOPS.items():
-        with asyncio.Runner(loop_factory=factory) as runner:
-            results[name] = runner.run(asyncio.wait_for(scenario(), 10))
-    assert results["oxloop"] == results["asyncio"]
-    return results["oxloop"]
 
 
 async def outcome(awaitable):
@@ -45,7 +34,7 @@ def test_graceful_shutdown_lets_getters_drain_the_queue():
         gets = [await outcome(q.get()) for _ in range(4)]
         return put, gets
 
-    put, gets = on_both(scenario)
+    put, gets = on_both(scenario, timeout=10)
     assert put == ("shut down",)
     assert gets == [("ok", 0), ("ok", 1), ("ok", 2), ("shut down",)]
 
@@ -62,7 +51,7 @@ def test_shutdown_wakes_blocked_getters_and_putters():
         full.shutdown()
         return await asyncio.gather(*getters), await asyncio.gather(*putters)
 
-    getters, putters = on_both(scenario)
+    getters, putters = on_both(scenario, timeout=10)
     assert getters == [("shut down",)] * 2
     assert putters == [("shut down",)] * 2
 
@@ -78,4 +67,4 @@ def test_immediate_shutdown_empties_the_queue_and_releases_join():
         await asyncio.wait_for(joiner, 5)
         return q.qsize(), await outcome(q.get())
 
-    assert on_both(scenario) == (0, ("shut down",))
+    assert on_both(scenario, timeout=10) == (0, ("shut down",))

@@ -11,27 +11,14 @@ import asyncio
 import contextvars
 import sys
 
-import oxloop
 import pytest
-
-LOOPS = {"oxloop": oxloop.new_event_loop, "asyncio": asyncio.new_event_loop}
+from _on_both import on_both
 
 needs_eager = pytest.mark.skipif(
     sys.version_info < (3, 12), reason="eager tasks are new in Python 3.12"
 )
 
 var = contextvars.ContextVar("var", default="unset")
-
-
-def on_both(scenario):
-    """Run `scenario()` (an async function) on a new loop of each kind; return the
-    results, checked equal, and the running loops' types."""
-    results = {}
-    for name, factory in LOOPS.items():
-        with asyncio.Runner(loop_factory=factory) as runner:
-            results[name] = runner.run(scenario())
-    assert results["oxloop"] == results["asyncio"]
-    return results["oxloop"]
 
 
 async def returns_at_once(log, tag):

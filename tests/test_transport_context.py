@@ -12,25 +12,15 @@ import asyncio
 import contextvars
 import sys
 
-import oxloop
 import pytest
+from _on_both import on_both
 
 pytestmark = pytest.mark.skipif(
     sys.version_info < (3, 15), reason="transport contexts are new in Python 3.15"
 )
 
-LOOPS = {"oxloop": oxloop.new_event_loop, "asyncio": asyncio.new_event_loop}
 var = contextvars.ContextVar("var", default="unset")
 task_var = contextvars.ContextVar("task_var", default="unset")
-
-
-def on_both(scenario):
-    results = {}
-    for name, factory in LOOPS.items():
-        with asyncio.Runner(loop_factory=factory) as runner:
-            results[name] = runner.run(asyncio.wait_for(scenario(), 10))
-    assert results["oxloop"] == results["asyncio"]
-    return results["oxloop"]
 
 
 def seen():
@@ -74,7 +64,7 @@ def test_server_callbacks_run_in_the_servers_context_despite_a_resuming_task():
             await lost
         return log
 
-    log = on_both(scenario)
+    log = on_both(scenario, timeout=10)
     assert log == {
         "connection_made": ("server", "unset"),
         "data_received": ("server", "unset"),
@@ -114,7 +104,7 @@ def test_client_callbacks_run_in_the_context_of_create_connection():
         server.close()
         return log, var.get()
 
-    log, after = on_both(scenario)
+    log, after = on_both(scenario, timeout=10)
     assert log[0] == ("made", ("client", "unset"))
     assert log[-1] == ("lost", ("changed by connection_made", "unset"))
     assert after == "after create_connection"
