@@ -75,11 +75,16 @@ pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
     Ok(())
 }
 
-/// Whether this is a free-threaded build ("t" in `sys.abiflags`), whose
-/// objects carry their GC state in the object header instead.
+/// Whether this may be a free-threaded build ("t" in `sys.abiflags`), whose
+/// objects carry their GC state in the object header instead. Without
+/// `sys.abiflags` (not a POSIX build) the answer is yes: the layout is then
+/// not known, and the type keeps its default allocator.
 fn free_threaded(py: Python<'_>) -> PyResult<bool> {
-    let flags = py.import("sys")?.getattr("abiflags")?;
-    Ok(flags.extract::<String>()?.contains('t'))
+    let flags = match py.import("sys")?.getattr("abiflags") {
+        Ok(flags) => flags,
+        Err(_) => return Ok(true),
+    };
+    Ok(flags.extract::<String>().map_or(true, |f| f.contains('t')))
 }
 
 /// `tp_alloc` for `Handle`: CPython's layout for a GC object, not tracked,
